@@ -1,0 +1,63 @@
+# chariot-hv: a VT-x hypervisor that isolates faulty Linux drivers inside their VM.
+# `make` builds build/hv.elf and the ISOs; `make run` boots Linux under it in Bochs; `make test` runs every test.
+
+BUILD      := build
+CC         := gcc
+LD         := ld
+OBJCOPY    := objcopy
+PYTHON     := /usr/bin/python3
+# Expensive artifacts (the guest kernel) live outside the clone, keyed by what they are built from.
+CACHE_DIR  ?= $(HOME)/.cache/chariot-hv
+export CACHE_DIR
+
+HV_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic -fno-pie \
+              -mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+              -fno-strict-aliasing -I.
+HV_LDFLAGS := -nostdlib -z max-page-size=0x1000 -T linker.ld --no-warn-rwx-segments
+
+HV_SRCS    := $(wildcard boot/*.S boot/*.c hv/*.S hv/*.c mmu/*.c isolation/*.c)
+HV_OBJS    := $(patsubst %,$(BUILD)/obj/%.o,$(HV_SRCS))
+
+UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -DHV_HOST_TEST
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+.PHONY: all deps unit test integration run run-test-guest run-qemu bench clean
+
+all: $(BUILD)/hv.elf $(BUILD)/hv-test.iso
+
+include mk/deps.mk
+include mk/testguest.mk
+include mk/iso.mk
+-include mk/guest.mk
+-include $(HV_OBJS:.o=.d)
+
+$(BUILD)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+$(BUILD)/hv.elf: $(HV_OBJS) linker.ld
+	$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS)
+	grub-file --is-x86-multiboot2 $@
+
+# Host unit tests: each tests/unit/test_X.c includes the sources it tests and links against cmocka.
+$(BUILD)/unit/%: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -MMD -MP -MF $@.d $< -lcmocka -o $@
+-include $(UNIT_BINS:=.d)
+
+unit: deps-check $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: deps-check all
+	$(PYTHON) -m pytest -q tests/integration
+
+test: unit integration
+
+clean:
+	rm -rf $(BUILD)
