@@ -11,9 +11,9 @@ CACHE_DIR  ?= $(HOME)/.cache/chariot-hv
 export CACHE_DIR
 
 HV_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic -fno-pie \
-              -mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+              -mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
               -fno-strict-aliasing -I.
-HV_LDFLAGS := -nostdlib -z max-page-size=0x1000 -T linker.ld --no-warn-rwx-segments
+HV_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack -T linker.ld --no-warn-rwx-segments
 
 HV_SRCS    := $(wildcard boot/*.S boot/*.c hv/*.S hv/*.c mmu/*.c isolation/*.c)
 HV_OBJS    := $(patsubst %,$(BUILD)/obj/%.o,$(HV_SRCS))

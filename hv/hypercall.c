@@ -1,0 +1,73 @@
+/*
+ * Hypercall dispatch: the caller's privilege is checked first (CPL > 0 gets #UD), then a table designated by call
+ * number routes to a named handler. Unknown numbers return -HV_ENOSYS; the guest always continues.
+ */
+#include <stddef.h>
+
+#include "hv/hypercall_abi.h"
+#include "hv/log.h"
+#include "hv/vmcs.h"
+#include "hv/vmexit.h"
+
+struct hypercall_args {
+    uint64_t arg[4]; /* RBX, RCX, RDX, RSI */
+    uint64_t out[2]; /* RBX, RCX on success */
+};
+
+typedef long (*hypercall_fn)(struct vcpu *v, struct hypercall_args *a);
+
+struct hypercall {
+    const char *name;
+    hypercall_fn handle;
+    unsigned outputs; /* how many of RBX, RCX the call returns */
+    bool quiet;       /* hot-path calls are not logged */
+};
+
+static long hc_version(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    a->out[0] = CHARIOT_ABI_VERSION;
+    return HV_OK;
+}
+
+static long hc_nop(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    (void)a;
+    return HV_OK;
+}
+
+static const struct hypercall hypercalls[CHARIOT_HC_COUNT] = {
+    [CHARIOT_HC_VERSION] = {"version", hc_version, 1, false},
+    [CHARIOT_HC_NOP] = {"nop", hc_nop, 0, true},
+};
+
+void handle_vmcall(struct vcpu *v)
+{
+    uint64_t nr = v->regs->gpr[GPR_RAX];
+    unsigned cpl = vcpu_cpl();
+    if (cpl != 0) {
+        LOG_WARN("hypercall.denied", "nr=0x%lx cpl=%u rip=0x%lx action=inject_ud", nr, cpl, vmread(VMCS_GUEST_RIP));
+        vcpu_inject_ud(v);
+        return;
+    }
+    v->hypercalls_total++;
+    const struct hypercall *hc = nr < CHARIOT_HC_COUNT && hypercalls[nr].handle ? &hypercalls[nr] : NULL;
+    long status;
+    if (!hc) {
+        status = -HV_ENOSYS;
+        LOG_WARN("hypercall.unknown", "nr=0x%lx rip=0x%lx status=%ld", nr, vmread(VMCS_GUEST_RIP), status);
+    } else {
+        struct hypercall_args a = {
+            .arg = {v->regs->gpr[GPR_RBX], v->regs->gpr[GPR_RCX], v->regs->gpr[GPR_RDX], v->regs->gpr[GPR_RSI]},
+        };
+        status = hc->handle(v, &a);
+        static const unsigned out_regs[] = {GPR_RBX, GPR_RCX};
+        for (unsigned i = 0; status == HV_OK && i < hc->outputs; i++)
+            v->regs->gpr[out_regs[i]] = a.out[i];
+        if (!hc->quiet)
+            LOG_DEBUG("hypercall", "nr=%lu name=%s status=%ld", nr, hc->name, status);
+    }
+    v->regs->gpr[GPR_RAX] = (uint64_t)status;
+    vcpu_skip_instruction(v);
+}
