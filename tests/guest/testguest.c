@@ -256,24 +256,40 @@ static void step_io(void)
     puts("\n");
 }
 
+/* The value of `key=` in the command line (up to the next space), or NULL. */
+static const char *cmdline_value(const char *cmdline, const char *key)
+{
+    for (const char *p = cmdline; *p; p++) {
+        if (p != cmdline && p[-1] != ' ')
+            continue;
+        const char *k = key, *q = p;
+        while (*k && *q == *k)
+            k++, q++;
+        if (!*k && *q == '=')
+            return q + 1;
+    }
+    return NULL;
+}
+
 static uint64_t parse_bench_iterations(const char *cmdline)
 {
-    static const char key[] = "bench=";
-    for (const char *p = cmdline; *p; p++) {
-        bool match = true;
-        for (unsigned i = 0; i < sizeof(key) - 1; i++)
-            if (p[i] != key[i]) {
-                match = false;
-                break;
-            }
-        if (!match)
-            continue;
-        uint64_t n = 0;
-        for (p += sizeof(key) - 1; *p >= '0' && *p <= '9'; p++)
-            n = n * 10 + (uint64_t)(*p - '0');
-        return n > BENCH_MAX_ITERATIONS ? BENCH_MAX_ITERATIONS : n;
-    }
-    return BENCH_DEFAULT_ITERATIONS;
+    const char *v = cmdline_value(cmdline, "bench");
+    if (!v)
+        return BENCH_DEFAULT_ITERATIONS;
+    uint64_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++)
+        n = n * 10 + (uint64_t)(*v - '0');
+    return n > BENCH_MAX_ITERATIONS ? BENCH_MAX_ITERATIONS : n;
+}
+
+static bool cmdline_is(const char *cmdline, const char *key, const char *expected)
+{
+    const char *v = cmdline_value(cmdline, key);
+    if (!v)
+        return false;
+    while (*expected && *v == *expected)
+        v++, expected++;
+    return !*expected && (*v == ' ' || *v == '\0');
 }
 
 static uint64_t samples[BENCH_MAX_ITERATIONS];
@@ -349,6 +365,10 @@ void testguest_main(const char *cmdline)
     step_forbidden("vmxon", execute_vmxon);
     step_io();
     step_bench(parse_bench_iterations(cmdline));
+    if (cmdline_is(cmdline, "end", "poweroff")) {
+        puts("TG: done, powering off\n");
+        __asm__ volatile("outw %0, %1" ::"a"((uint16_t)0x2000), "Nd"((uint16_t)0xb004)); /* ACPI S5 (Bochs PIIX4) */
+    }
     puts("TG: invd (unhandled exit next)\n");
     __asm__ volatile("invd");
     puts("TG: FAIL invd returned\n");
