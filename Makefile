@@ -25,6 +25,10 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 .PHONY: all deps unit test integration run run-test-guest run-qemu bench clean
 
+# What `make run` boots: the Linux guest once mk/guest.mk provides it, else the test guest.
+RUN_TIMEOUT ?= 600
+RUN_ARGS    ?=
+
 all: $(BUILD)/hv.elf $(BUILD)/hv-test.iso
 
 include mk/deps.mk
@@ -58,6 +62,24 @@ integration: deps-check all
 	$(PYTHON) -m pytest -q tests/integration
 
 test: unit integration
+
+run: run-test-guest
+
+run-test-guest: deps-check $(BUILD)/hv.elf $(BUILD)/testguest.bin
+	$(PYTHON) tools/mkiso.py --out $(BUILD)/hv-demo.iso --hv $(BUILD)/hv.elf \
+	    --cmdline "log=com2 loglevel=info guest=testguest -- bench=1000 end=poweroff" \
+	    --module $(BUILD)/testguest.bin:testguest
+	$(PYTHON) tools/bochs_run.py --iso $(BUILD)/hv-demo.iso --run-dir $(BUILD)/run-test-guest --timeout 120 $(RUN_ARGS)
+
+bench: deps-check $(BUILD)/hv.elf $(BUILD)/testguest.bin
+	$(PYTHON) tools/bench.py --build $(BUILD)
+
+# For machines with VT-x: QEMU with KVM and nested VMX runs the same ISO (untested here: no /dev/kvm).
+QEMU_ISO ?= $(BUILD)/hv-test.iso
+run-qemu: $(QEMU_ISO)
+	@test -e /dev/kvm || { echo "run-qemu: needs /dev/kvm and VT-x with nested VMX (kvm_intel nested=1)"; exit 1; }
+	qemu-system-x86_64 -enable-kvm -cpu host,+vmx -m 1024 -machine pc -cdrom $(QEMU_ISO) -display none \
+	    -serial file:$(BUILD)/qemu-com1.log -serial stdio -no-reboot
 
 clean:
 	rm -rf $(BUILD)
