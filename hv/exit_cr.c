@@ -2,6 +2,7 @@
  * MOV to/from control registers and CLTS/LMSW, for the bits the hypervisor owns (CR0/CR4 guest/host masks):
  * the guest reads its own value from the read shadow; the real register keeps the bits VMX requires set.
  */
+#include "hv/guest_paging.h"
 #include "hv/log.h"
 #include "hv/vmcs.h"
 #include "hv/vmexit.h"
@@ -28,9 +29,12 @@ static void set_guest_cr0(struct vcpu *v, uint64_t value)
         vcpu_inject_gp0(v);
         return;
     }
+    bool paging_changed = (v->cr0_shadow ^ value) & (CR0_WP | CR0_PG);
     v->cr0_shadow = value;
     vmwrite(VMCS_CR0_READ_SHADOW, value);
     vmwrite(VMCS_GUEST_CR0, vmx_cr0_real(v, value));
+    if (paging_changed)
+        guest_paging_mode_changed(v);
     vcpu_skip_instruction(v);
 }
 
@@ -42,9 +46,11 @@ static void set_guest_cr4(struct vcpu *v, uint64_t value)
         vcpu_inject_gp0(v);
         return;
     }
+    /* Any CR4 write flushes: toggling PGE is how the guest flushes global translations. */
     v->cr4_shadow = value;
     vmwrite(VMCS_CR4_READ_SHADOW, value);
     vmwrite(VMCS_GUEST_CR4, vmx_cr4_real(v, value));
+    guest_paging_mode_changed(v);
     vcpu_skip_instruction(v);
 }
 
@@ -54,12 +60,25 @@ void handle_cr_access(struct vcpu *v)
     unsigned cr = q & 0xf, type = (q >> 4) & 3, reg = (q >> 8) & 0xf;
     switch (type) {
     case CR_MOV_TO:
+        if (cr == 3) {
+            /* CR4.PCIDE is hidden, so bit 63 (no-flush) and bits 11:0 carry no meaning the MMU needs. */
+            guest_paging_write_cr3(v, vcpu_gpr_read(v, reg));
+            vcpu_skip_instruction(v);
+            return;
+        }
         if (cr == 0) {
             set_guest_cr0(v, vcpu_gpr_read(v, reg));
             return;
         }
         if (cr == 4) {
             set_guest_cr4(v, vcpu_gpr_read(v, reg));
+            return;
+        }
+        break;
+    case CR_MOV_FROM:
+        if (cr == 3) {
+            vcpu_gpr_write(v, reg, v->guest_cr3);
+            vcpu_skip_instruction(v);
             return;
         }
         break;

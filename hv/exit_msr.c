@@ -4,6 +4,7 @@
  * IA32_APIC_BASE (a guest must never disable the local APIC: Bochs cannot re-enable it until reset).
  * MSRs outside the bitmap's ranges always exit and are executed with fault recovery.
  */
+#include "hv/guest_paging.h"
 #include "hv/log.h"
 #include "hv/vmcs.h"
 #include "hv/vmexit.h"
@@ -58,7 +59,8 @@ static bool write_efer(struct vcpu *v, uint64_t value)
     if ((value ^ current) & EFER_LME)
         return false;
     vmwrite(VMCS_GUEST_IA32_EFER, (value & EFER_GUEST_WRITABLE) | (current & EFER_LMA));
-    (void)v;
+    if ((value ^ current) & EFER_NXE)
+        guest_paging_mode_changed(v); /* shadow leaves carry NX bits, reserved while NXE is off */
     return true;
 }
 

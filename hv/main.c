@@ -7,12 +7,15 @@
 #include "hv/errno.h"
 #include "hv/fmt.h"
 #include "hv/guest_loader.h"
+#include "hv/guest_memory.h"
+#include "hv/guest_paging.h"
 #include "hv/hv.h"
 #include "hv/lib.h"
 #include "hv/log.h"
 #include "hv/multiboot2.h"
 #include "hv/pmem.h"
 #include "hv/serial.h"
+#include "hv/vmcs.h"
 #include "hv/vmexit.h"
 #include "hv/vmx.h"
 #include "hv/x86.h"
@@ -133,7 +136,10 @@ void hv_main(uint32_t magic, uint64_t info_pa)
         hv_shutdown("VMX unavailable");
     io_intercepts_init();
     msr_intercepts_init();
+    guest_memory_init(&boot_info);
     load_guest(v, &boot_info, &opt);
+    if (!guest_paging_init(v, vmread(VMCS_GUEST_CR3)))
+        hv_shutdown("no memory for shadow paging");
     vmx_launch(v);
 }
 
@@ -157,6 +163,8 @@ void hv_shutdown(const char *reason)
     if (!shutting_down) {
         shutting_down = true;
         log_exit_summary(&vcpu0);
+        if (guest_shadow.root)
+            guest_paging_log_summary();
         LOG_INFO("hv.shutdown", "reason=\"%s\"", reason);
         serial_drain();
     }

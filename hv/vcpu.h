@@ -32,8 +32,9 @@ struct vcpu {
     uint32_t exit_instruction_len;
     bool event_injected; /* an event is already queued for the next entry */
 
-    /* Guest-visible control registers where the VMCS holds a modified real value */
-    uint64_t cr0_shadow, cr4_shadow;
+    /* Guest-visible control registers where the VMCS holds a modified real value (the VMCS guest CR3 is the
+     * shadow page tables' root) */
+    uint64_t cr0_shadow, cr4_shadow, guest_cr3;
 
     uint64_t exits_total;
     uint64_t exit_counts[VMX_EXIT_REASON_COUNT];

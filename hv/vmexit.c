@@ -4,6 +4,7 @@
  */
 #include "hv/vmexit.h"
 
+#include "hv/guest_paging.h"
 #include "hv/hv.h"
 #include "hv/lib.h"
 #include "hv/log.h"
@@ -38,7 +39,7 @@ static const struct exit_handler exit_handlers[VMX_EXIT_REASON_COUNT] = {
     [EXIT_GETSEC] = {"getsec", NULL},
     [EXIT_HLT] = {"hlt", NULL},
     [EXIT_INVD] = {"invd", NULL},
-    [EXIT_INVLPG] = {"invlpg", NULL},
+    [EXIT_INVLPG] = {"invlpg", handle_invlpg},
     [EXIT_RDPMC] = {"rdpmc", NULL},
     [EXIT_RDTSC] = {"rdtsc", NULL},
     [EXIT_RSM] = {"rsm", NULL},
@@ -105,7 +106,7 @@ static void log_guest_state(enum log_level level, const char *event)
            vmread(VMCS_GUEST_IA32_EFER), vmread(VMCS_EXIT_INTR_INFO), vmread(VMCS_IDT_VECTORING_INFO));
 }
 
-/* Exceptions intercepted through the exception bitmap are reflected to the guest unchanged. */
+/* #PF belongs to the shadow MMU; other exceptions intercepted through the bitmap are reflected unchanged. */
 static void handle_exception_nmi(struct vcpu *v)
 {
     uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
@@ -116,6 +117,10 @@ static void handle_exception_nmi(struct vcpu *v)
         return;
     }
     bool has_error = info & INTR_INFO_ERROR_CODE;
+    if (vector == X86_EXC_PF) {
+        guest_paging_page_fault(v, v->exit_qualification, (uint32_t)vmread(VMCS_EXIT_INTR_ERROR));
+        return;
+    }
     vcpu_inject_exception(v, vector, has_error, has_error ? (uint32_t)vmread(VMCS_EXIT_INTR_ERROR) : 0);
 }
 

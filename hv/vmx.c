@@ -28,8 +28,11 @@ extern void vmx_launch_from_stack(void) __attribute__((noreturn));
 static uint8_t *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
 
 static const struct vmx_control_request pin_request = {"pin", 0, 0};
+/* Shadow paging needs every CR3 access and INVLPG to exit. */
 static const struct vmx_control_request proc_request = {
-    "proc", PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS, PROC_ACTIVATE_SECONDARY};
+    "proc",
+    PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING | PROC_INVLPG_EXITING,
+    PROC_ACTIVATE_SECONDARY};
 static const struct vmx_control_request proc2_request = {"proc2", 0, PROC2_ENABLE_RDTSCP | PROC2_ENABLE_XSAVES};
 static const struct vmx_control_request exit_request = {
     "exit", EXIT_HOST_ADDRESS_SPACE_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, EXIT_SAVE_PAT | EXIT_LOAD_PAT};
@@ -95,9 +98,11 @@ void vmx_intercept_msr(uint32_t msr, bool reads, bool writes)
         msr_bitmap[write_off + index / 8] |= (uint8_t)(1u << (index % 8));
 }
 
+/* WP stays set whatever the guest chooses: the shadow MMU emulates WP=0 and relies on read-only leaves trapping
+ * supervisor writes (dirty-bit tracking, write protection of the guest kernel). */
 uint64_t vmx_cr0_real(const struct vcpu *v, uint64_t guest_value)
 {
-    return (guest_value | v->caps.cr0_fixed0) & v->caps.cr0_fixed1;
+    return (guest_value | v->caps.cr0_fixed0 | CR0_WP) & v->caps.cr0_fixed1;
 }
 
 uint64_t vmx_cr4_real(const struct vcpu *v, uint64_t guest_value)
@@ -200,8 +205,7 @@ bool vmx_init(struct vcpu *v)
 
 void vmx_launch(struct vcpu *v)
 {
-    LOG_INFO("vmx.launch", "rip=0x%lx rsp=0x%lx cr3=0x%lx", vmread(VMCS_GUEST_RIP), vmread(VMCS_GUEST_RSP),
-             vmread(VMCS_GUEST_CR3));
-    (void)v;
+    LOG_INFO("vmx.launch", "rip=0x%lx rsp=0x%lx guest_cr3=0x%lx shadow_root=0x%lx", vmread(VMCS_GUEST_RIP),
+             vmread(VMCS_GUEST_RSP), v->guest_cr3, vmread(VMCS_GUEST_CR3));
     vmx_launch_from_stack();
 }

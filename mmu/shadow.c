@@ -1,0 +1,237 @@
+#include "mmu/shadow.h"
+
+#include "hv/errno.h"
+#include "hv/lib.h"
+
+#define SHADOW_ENTRIES 512
+#define SHADOW_PAGE_SIZE 4096ull
+#define SHADOW_ADDR_MASK 0x000ffffffffff000ull
+#define LARGE_PAGE_SIZE (2ull << 20)
+/* Intermediate shadow entries grant everything; the leaf carries the guest's combined rights. */
+#define SHADOW_TABLE_FLAGS (PTE_PRESENT | PTE_WRITABLE | PTE_USER)
+
+static unsigned shadow_index(uint64_t linear, unsigned level)
+{
+	return (linear >> (12 + 9 * (level - 1))) & (SHADOW_ENTRIES - 1);
+}
+
+static uint64_t *table_at(uint64_t entry)
+{
+	return (uint64_t *)(uintptr_t)(entry & SHADOW_ADDR_MASK);
+}
+
+static void *alloc_table(struct shadow_mmu *s)
+{
+	void *page = s->ops.alloc_page(s->ops.opaque);
+	if (page)
+		s->stats.pages_in_use++;
+	return page;
+}
+
+static void free_table(struct shadow_mmu *s, uint64_t *table, unsigned level)
+{
+	if (level > PT_LEVEL_PTE)
+		for (unsigned i = 0; i < SHADOW_ENTRIES; i++)
+			if (table[i] & PTE_PRESENT)
+				free_table(s, table_at(table[i]), level - 1);
+	s->ops.free_page(s->ops.opaque, table);
+	s->stats.pages_in_use--;
+}
+
+int shadow_init(struct shadow_mmu *s, const struct shadow_ops *ops)
+{
+	memset(s, 0, sizeof(*s));
+	s->ops = *ops;
+	s->root = alloc_table(s);
+	s->sink = s->ops.alloc_page(s->ops.opaque);
+	if (!s->root || !s->sink)
+		return -HV_ENOMEM;
+	return HV_OK;
+}
+
+uint64_t shadow_root_pa(const struct shadow_mmu *s)
+{
+	return (uint64_t)(uintptr_t)s->root;
+}
+
+void shadow_flush(struct shadow_mmu *s)
+{
+	for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
+		if (s->root[i] & PTE_PRESENT)
+			free_table(s, table_at(s->root[i]), PT_LEVEL_PDPTE);
+		s->root[i] = 0;
+	}
+	s->stats.flushes++;
+}
+
+/* The shadow page table (level 1) covering `linear`, created on the way if `create`; NULL if absent or no memory. */
+static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, bool create)
+{
+	uint64_t *table = s->root;
+	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
+		uint64_t *entry = &table[shadow_index(linear, level)];
+		if (!(*entry & PTE_PRESENT)) {
+			if (!create)
+				return NULL;
+			uint64_t *next = alloc_table(s);
+			if (!next)
+				return NULL;
+			*entry = (uint64_t)(uintptr_t)next | SHADOW_TABLE_FLAGS;
+		}
+		table = table_at(*entry);
+	}
+	return table;
+}
+
+void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
+{
+	uint64_t *table = s->root;
+	s->stats.invalidations++;
+	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PDE; level--) {
+		uint64_t entry = table[shadow_index(linear, level)];
+		if (!(entry & PTE_PRESENT))
+			return;
+		table = table_at(entry);
+	}
+	uint64_t *pde = &table[shadow_index(linear, PT_LEVEL_PDE)];
+	if (*pde & PTE_PRESENT) {
+		free_table(s, table_at(*pde), PT_LEVEL_PTE);
+		*pde = 0;
+	}
+}
+
+/* The rights a shadow leaf grants for a guest translation. */
+struct leaf_rights {
+	bool writable, user, no_execute;
+	unsigned pat_index;
+};
+
+static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct leaf_rights *r, bool *forbidden)
+{
+	if (s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE)) {
+		*forbidden = true;
+		gpa = (uint64_t)(uintptr_t)s->sink;
+	}
+	uint64_t leaf = gpa | PTE_PRESENT;
+	if (r->writable)
+		leaf |= PTE_WRITABLE;
+	if (r->user)
+		leaf |= PTE_USER;
+	if (r->no_execute)
+		leaf |= PTE_NX;
+	if (r->pat_index & 1)
+		leaf |= PTE_PWT;
+	if (r->pat_index & 2)
+		leaf |= PTE_PCD;
+	if (r->pat_index & 4)
+		leaf |= PTE_PAT_4K;
+	return leaf;
+}
+
+/*
+ * Installs the other translations of the guest page table the fault went through whose accessed bit is already
+ * set: a CPU may cache those too, and it saves a fault for each neighbour touched next.
+ */
+static void prefetch_neighbours(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t *leaves,
+				const struct pt_walk_result *walk, bool upper_writable, bool upper_user, bool upper_nx)
+{
+	uint64_t guest_table = walk->pte_gpa[PT_LEVEL_PTE] & ~(SHADOW_PAGE_SIZE - 1);
+	unsigned faulting = (unsigned)((walk->pte_gpa[PT_LEVEL_PTE] & (SHADOW_PAGE_SIZE - 1)) / sizeof(uint64_t));
+	for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
+		uint64_t pte;
+		if (i == faulting || (leaves[i] & PTE_PRESENT))
+			continue;
+		if (ctx->mem->read_pte(ctx->opaque, guest_table + i * sizeof(uint64_t), &pte) != 0)
+			return;
+		if ((pte & (PTE_PRESENT | PTE_ACCESSED)) != (PTE_PRESENT | PTE_ACCESSED) ||
+		    pt_entry_reserved(ctx, PT_LEVEL_PTE, pte))
+			continue;
+		uint64_t gpa = pte & pt_phys_mask(ctx);
+		if (s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
+			continue; /* left to the fault path, which logs it */
+		struct leaf_rights r = {
+			.writable = upper_writable && (pte & PTE_WRITABLE) && (pte & PTE_DIRTY),
+			.user = upper_user && (pte & PTE_USER),
+			.no_execute = upper_nx || (pte & PTE_NX),
+			.pat_index = (pte & PTE_PAT_4K ? 4u : 0u) | (pte & PTE_PCD ? 2u : 0u) | (pte & PTE_PWT ? 1u : 0u),
+		};
+		bool unused = false;
+		leaves[i] = make_leaf(s, gpa, &r, &unused);
+		s->stats.prefetched++;
+	}
+}
+
+static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
+		     struct pt_walk_result *walk)
+{
+	int ret = pt_walk(ctx, linear, access, walk);
+	if (ret < 0)
+		return ret;
+	if (ret == PT_WALK_FAULT) {
+		s->stats.guest_faults++;
+		return SHADOW_GUEST_FAULT;
+	}
+
+	uint64_t *leaves = leaf_table(s, linear, true);
+	if (!leaves)
+		return -HV_ENOMEM;
+
+	bool dirty = walk->pte[walk->level] & PTE_DIRTY;
+	struct leaf_rights r = {
+		.writable = walk->writable && dirty,
+		.user = walk->user,
+		.no_execute = ctx->efer_nxe && !walk->executable,
+		.pat_index = walk->pat_index,
+	};
+	/* CR0.WP=0 lets the supervisor write read-only pages: grant it for this supervisor write only, and keep user
+	 * code out of the page until its next fault recomputes the rights. */
+	if (!walk->writable && !ctx->cr0_wp && (access & PT_ACCESS_WRITE) && !(access & PT_ACCESS_USER)) {
+		r.writable = true;
+		r.user = false;
+	}
+
+	bool forbidden = false;
+	if (walk->level == PT_LEVEL_PTE) {
+		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &r, &forbidden);
+		bool upper_writable = true, upper_user = true, upper_nx = false;
+		for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
+			upper_writable &= !!(walk->pte[level] & PTE_WRITABLE);
+			upper_user &= !!(walk->pte[level] & PTE_USER);
+			upper_nx |= ctx->efer_nxe && (walk->pte[level] & PTE_NX);
+		}
+		if (ctx->cr0_wp)
+			prefetch_neighbours(s, ctx, leaves, walk, upper_writable, upper_user, upper_nx);
+	} else {
+		/* A large guest page: shadow the whole 2 MiB around the access with the same rights. */
+		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1);
+		unsigned faulting = shadow_index(linear, PT_LEVEL_PTE);
+		for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
+			uint64_t gpa = base + i * SHADOW_PAGE_SIZE;
+			if (i == faulting)
+				leaves[i] = make_leaf(s, gpa, &r, &forbidden);
+			else if (!s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
+				leaves[i] = make_leaf(s, gpa, &r, &forbidden);
+			else
+				leaves[i] = 0; /* left to fault, so that touching it is seen and logged */
+		}
+	}
+	s->stats.fills++;
+	if (forbidden) {
+		s->stats.forbidden++;
+		return SHADOW_FILLED_FORBIDDEN;
+	}
+	return SHADOW_FILLED;
+}
+
+int shadow_fill(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
+		struct pt_walk_result *walk)
+{
+	int ret = fill_once(s, ctx, linear, access, walk);
+	if (ret == -HV_ENOMEM) {
+		/* Out of shadow pages: start over; one translation needs at most three tables. */
+		s->stats.out_of_memory++;
+		shadow_flush(s);
+		ret = fill_once(s, ctx, linear, access, walk);
+	}
+	return ret;
+}

@@ -1,0 +1,74 @@
+/*
+ * Shadow page tables, managed as a virtual TLB.
+ *
+ * The CPU translates guest linear addresses through tables the hypervisor owns. They are filled on demand from the
+ * guest's own tables (walked by mmu/pt_walk.c) when the guest faults, and emptied exactly where the architecture
+ * lets a TLB keep stale translations: on MOV to CR3, INVLPG and paging-mode changes. So the guest's page-table
+ * writes need no interception, and the guest's accessed/dirty bits are kept exact: a translation is installed
+ * writable only once the guest's leaf is dirty.
+ *
+ * Leaves are always 4 KiB (a guest 2 MiB or 1 GiB page is shadowed by one 4 KiB table per 2 MiB touched), so later
+ * per-page write protection of the guest kernel needs no splitting. Guest-physical equals host-physical; a guest
+ * translation to hypervisor memory is backed by a blank "sink" page instead.
+ *
+ * Pure: memory comes from callbacks, so the unit tests run it over fake guest RAM.
+ */
+#ifndef MMU_SHADOW_H
+#define MMU_SHADOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmu/pt_walk.h"
+
+struct shadow_ops {
+	/* A zeroed 4 KiB page whose address is also its physical address, or NULL when none is left. */
+	void *(*alloc_page)(void *opaque);
+	void (*free_page)(void *opaque, void *page);
+	/* Whether [gpa, gpa + size) touches memory the guest must never reach (the hypervisor's own). */
+	bool (*gpa_forbidden)(void *opaque, uint64_t gpa, uint64_t size);
+	void *opaque;
+};
+
+struct shadow_stats {
+	uint64_t fills;            /* faults resolved by installing a translation */
+	uint64_t prefetched;       /* extra translations installed from the same guest table */
+	uint64_t guest_faults;     /* faults the guest's own tables do not allow: reflected */
+	uint64_t flushes;          /* whole shadow emptied */
+	uint64_t invalidations;    /* INVLPG */
+	uint64_t forbidden;        /* guest translations to hypervisor memory, backed by the sink page */
+	uint64_t out_of_memory;    /* fills that had to empty the shadow first */
+	uint64_t pages_in_use;     /* shadow tables, root included */
+};
+
+struct shadow_mmu {
+	uint64_t *root;            /* the PML4 the CPU uses: its address goes into the VMCS guest CR3 */
+	void *sink;                /* stands in for hypervisor memory */
+	struct shadow_ops ops;
+	struct shadow_stats stats;
+};
+
+enum shadow_fill_result {
+	SHADOW_FILLED = 0,         /* resume: the access will now succeed */
+	SHADOW_FILLED_FORBIDDEN,   /* resumed on the sink page: the guest translated to hypervisor memory */
+	SHADOW_GUEST_FAULT,        /* inject #PF with walk->error_code */
+};
+
+/* Returns HV_OK or -HV_ENOMEM. */
+int shadow_init(struct shadow_mmu *s, const struct shadow_ops *ops);
+uint64_t shadow_root_pa(const struct shadow_mmu *s);
+
+/*
+ * Resolves a #PF the guest took at `linear` for an access of PT_ACCESS_* flags (from the hardware error code).
+ * Returns an enum shadow_fill_result, -HV_ERANGE for a non-canonical address, or another negative HV_E* when the
+ * guest's tables cannot be read (e.g. they lie in hypervisor memory). `walk` receives the guest translation.
+ */
+int shadow_fill(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
+		struct pt_walk_result *walk);
+
+/* Empties the shadow (MOV to CR3, CR0/CR4/EFER paging changes). */
+void shadow_flush(struct shadow_mmu *s);
+/* INVLPG: forgets every translation the guest may have for `linear` (the whole 2 MiB region it lies in). */
+void shadow_invalidate(struct shadow_mmu *s, uint64_t linear);
+
+#endif
