@@ -15,4 +15,14 @@
  * (logged). */
 int guest_load_testguest(struct vcpu *v, const struct mb2_module *m, const char *guest_cmdline);
 
+/* Linux, by the 64-bit boot protocol: the zero page and command line sit just above the boot scratch area. */
+#define LINUX_BOOT_PARAMS_GPA (GUEST_BOOT_SCRATCH_GPA + GUEST_BOOT_SCRATCH_SIZE)
+#define LINUX_CMDLINE_GPA (LINUX_BOOT_PARAMS_GPA + 0x1000)
+#define LINUX_CMDLINE_MAX 0x1000
+
+/* Loads a bzImage (and optional initrd) and prepares the VMCS to enter its 64-bit entry point. HV_OK or a negative
+ * HV_E* (logged with the reason). */
+int guest_load_linux(struct vcpu *v, const struct mb2_info *mb, const struct mb2_module *kernel,
+                     const struct mb2_module *initrd, const char *guest_cmdline);
+
 #endif

@@ -140,12 +140,12 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
 void guest_paging_write_cr3(struct vcpu *v, uint64_t value)
 {
     v->guest_cr3 = value;
-    shadow_flush(&guest_shadow);
+    shadow_flush_nonglobal(&guest_shadow);
 }
 
 void guest_paging_mode_changed(struct vcpu *v)
 {
-    (void)v;
+    guest_shadow.global_pages = v->cr4_shadow & CR4_PGE;
     shadow_flush(&guest_shadow);
 }
 
@@ -159,8 +159,8 @@ void guest_paging_log_summary(void)
 {
     const struct shadow_stats *s = &guest_shadow.stats;
     LOG_INFO("mmu.summary",
-             "fills=%lu prefetched=%lu guest_faults=%lu flushes=%lu invalidations=%lu forbidden=%lu out_of_memory=%lu "
-             "shadow_pages=%lu",
-             s->fills, s->prefetched, s->guest_faults, s->flushes, s->invalidations, s->forbidden, s->out_of_memory,
-             s->pages_in_use);
+             "fills=%lu prefetched=%lu guest_faults=%lu flushes=%lu cr3_flushes=%lu invalidations=%lu forbidden=%lu "
+             "out_of_memory=%lu shadow_pages=%lu",
+             s->fills, s->prefetched, s->guest_faults, s->flushes, s->nonglobal_flushes, s->invalidations,
+             s->forbidden, s->out_of_memory, s->pages_in_use);
 }

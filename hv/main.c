@@ -60,7 +60,7 @@ static void pool_init(const struct mb2_info *mb, uint64_t info_pa, uint64_t info
         reserved[n_reserved++] = (struct mem_range){mb->modules[i].start, mb->modules[i].end};
 
     uint64_t base, size = pool_mib << 20;
-    if (pmem_choose_pool(usable, n_usable, reserved, n_reserved, size, POOL_LIMIT, &base) != HV_OK) {
+    if (mem_find_highest(usable, n_usable, reserved, n_reserved, size, POOL_ALIGN, POOL_LIMIT, &base) != HV_OK) {
         LOG_FATAL("pmem.no_pool", "size_mib=%lu reason=\"no usable RAM range below 4 GiB fits the pool\"", pool_mib);
         hv_shutdown("no memory for the hypervisor pool");
     }
@@ -79,6 +79,16 @@ static void load_guest(struct vcpu *v, const struct mb2_info *mb, const struct h
             hv_shutdown("guest module missing");
         }
         if (guest_load_testguest(v, testguest, opt->guest_cmdline) != HV_OK)
+            hv_shutdown("guest could not be loaded");
+        return;
+    }
+    if (strcmp(kind, "linux") == 0) {
+        const struct mb2_module *kernel = mb2_find_module(mb, "linux");
+        if (!kernel) {
+            LOG_FATAL("guest.missing_module", "kind=linux reason=\"no multiboot2 module named linux (the bzImage)\"");
+            hv_shutdown("guest module missing");
+        }
+        if (guest_load_linux(v, mb, kernel, mb2_find_module(mb, "initrd"), opt->guest_cmdline) != HV_OK)
             hv_shutdown("guest could not be loaded");
         return;
     }
@@ -145,16 +155,9 @@ void hv_main(uint32_t magic, uint64_t info_pa)
 
 static void log_exit_summary(const struct vcpu *v)
 {
-    char line[400];
-    size_t n = 0;
-    for (unsigned r = 0; r < VMX_EXIT_REASON_COUNT && n < sizeof(line); r++)
-        if (v->exit_counts[r])
-            n += (size_t)hv_snprintf(line + n, sizeof(line) - n, "%s%s=%lu", n ? " " : "", vmexit_reason_name(r),
-                                     v->exit_counts[r]);
-    line[MIN(n, sizeof(line) - 1)] = '\0';
     LOG_INFO("hv.summary", "exits=%lu hypercalls=%lu pool_free_pages=%zu", v->exits_total, v->hypercalls_total,
              pmem_free_pages());
-    LOG_INFO("hv.exit_counts", "%s", line);
+    vmexit_log_counts(LOG_LEVEL_INFO, "hv.exit_counts");
 }
 
 void hv_shutdown(const char *reason)

@@ -10,8 +10,8 @@ static bool ranges_overlap(uint64_t a_start, uint64_t a_end, uint64_t b_start, u
     return a_start < b_end && b_start < a_end;
 }
 
-int pmem_choose_pool(const struct mem_range *usable, size_t n_usable, const struct mem_range *reserved,
-                     size_t n_reserved, uint64_t size, uint64_t limit, uint64_t *base)
+int mem_find_highest(const struct mem_range *usable, size_t n_usable, const struct mem_range *reserved,
+                     size_t n_reserved, uint64_t size, uint64_t align, uint64_t limit, uint64_t *base)
 {
     bool found = false;
     uint64_t best = 0;
@@ -22,7 +22,7 @@ int pmem_choose_pool(const struct mem_range *usable, size_t n_usable, const stru
         if (end < usable[i].start + size || usable[i].start + size < usable[i].start)
             continue;
         /* Walk candidate bases downwards, stepping below each reserved range we collide with. */
-        uint64_t candidate = ALIGN_DOWN(end - size, POOL_ALIGN);
+        uint64_t candidate = ALIGN_DOWN(end - size, align);
         while (candidate >= usable[i].start && candidate + size <= end) {
             size_t r;
             for (r = 0; r < n_reserved; r++)
@@ -36,7 +36,7 @@ int pmem_choose_pool(const struct mem_range *usable, size_t n_usable, const stru
             }
             if (reserved[r].start < size)
                 break;
-            candidate = ALIGN_DOWN(reserved[r].start - size, POOL_ALIGN);
+            candidate = ALIGN_DOWN(reserved[r].start - size, align);
         }
     }
     if (!found)

@@ -18,11 +18,12 @@ struct mem_range {
 };
 
 /*
- * Chooses the highest POOL_ALIGN-aligned range of `size` bytes below `limit` that lies inside one usable range and
- * overlaps no reserved range. Returns 0 and sets *base, or -HV_ENOMEM when nothing fits.
+ * Finds the highest `align`-aligned range of `size` bytes ending at or below `limit` that lies inside one usable range
+ * and overlaps no reserved range (the pool's place; where the guest's initrd goes). Returns 0 and sets *base, or
+ * -HV_ENOMEM when nothing fits.
  */
-int pmem_choose_pool(const struct mem_range *usable, size_t n_usable, const struct mem_range *reserved,
-                     size_t n_reserved, uint64_t size, uint64_t limit, uint64_t *base);
+int mem_find_highest(const struct mem_range *usable, size_t n_usable, const struct mem_range *reserved,
+                     size_t n_reserved, uint64_t size, uint64_t align, uint64_t limit, uint64_t *base);
 
 void pmem_init(uint64_t image_start, uint64_t image_end, uint64_t pool_base, uint64_t pool_size);
 /* A zeroed page, or NULL when the pool is exhausted (callers must handle it). */

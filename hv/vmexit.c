@@ -5,11 +5,14 @@
 #include "hv/vmexit.h"
 
 #include "hv/guest_paging.h"
+#include "hv/fmt.h"
 #include "hv/hv.h"
 #include "hv/lib.h"
 #include "hv/log.h"
 #include "hv/vmcs.h"
 #include "hv/x86.h"
+
+#define PROGRESS_EVERY_EXITS (1ul << 20) /* a power of two */
 
 typedef void (*exit_handler_fn)(struct vcpu *v);
 
@@ -77,7 +80,7 @@ static const struct exit_handler exit_handlers[VMX_EXIT_REASON_COUNT] = {
     [EXIT_PREEMPTION_TIMER] = {"preemption_timer", NULL},
     [EXIT_INVVPID] = {"invvpid", handle_vmx_instruction},
     [EXIT_WBINVD] = {"wbinvd", NULL},
-    [EXIT_XSETBV] = {"xsetbv", NULL},
+    [EXIT_XSETBV] = {"xsetbv", handle_xsetbv},
     [EXIT_APIC_WRITE] = {"apic_write", NULL},
     [EXIT_RDRAND] = {"rdrand", NULL},
     [EXIT_INVPCID] = {"invpcid", NULL},
@@ -94,6 +97,18 @@ const char *vmexit_reason_name(unsigned reason)
     if (reason < VMX_EXIT_REASON_COUNT && exit_handlers[reason].name)
         return exit_handlers[reason].name;
     return "unknown";
+}
+
+void vmexit_log_counts(int level, const char *event)
+{
+    char line[400];
+    size_t n = 0;
+    for (unsigned r = 0; r < VMX_EXIT_REASON_COUNT && n < sizeof(line); r++)
+        if (vcpu0.exit_counts[r])
+            n += (size_t)hv_snprintf(line + n, sizeof(line) - n, "%s%s=%lu", n ? " " : "", vmexit_reason_name(r),
+                                     vcpu0.exit_counts[r]);
+    line[MIN(n, sizeof(line) - 1)] = '\0';
+    LOG_AT((enum log_level)level, event, "%s", line);
 }
 
 static void log_guest_state(enum log_level level, const char *event)
@@ -185,6 +200,10 @@ void vmexit_dispatch(struct guest_regs *regs)
     v->exits_total++;
     if (basic < VMX_EXIT_REASON_COUNT)
         v->exit_counts[basic]++;
+    if ((v->exits_total & (PROGRESS_EVERY_EXITS - 1)) == 0) {
+        vmexit_log_counts(LOG_LEVEL_INFO, "hv.progress");
+        guest_paging_log_summary();
+    }
 
     if (v->exit_reason & VMX_EXIT_REASON_ENTRY_FAILURE)
         handle_entry_failure(v, basic);

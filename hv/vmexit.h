@@ -70,6 +70,8 @@ enum vmx_exit_reason {
 };
 
 const char *vmexit_reason_name(unsigned reason);
+/* One record with the count of every exit reason seen so far. */
+void vmexit_log_counts(int level, const char *event);
 
 /* Handlers: each completes its exit (skips the instruction, injects an event, or shuts down). */
 void handle_cpuid(struct vcpu *v);
@@ -78,6 +80,7 @@ void handle_cr_access(struct vcpu *v);
 void handle_io_instruction(struct vcpu *v);
 void handle_rdmsr(struct vcpu *v);
 void handle_wrmsr(struct vcpu *v);
+void handle_xsetbv(struct vcpu *v);
 
 /* Program the I/O and MSR bitmaps for the ports and MSRs those handlers own. */
 void io_intercepts_init(void);

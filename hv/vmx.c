@@ -13,6 +13,7 @@
 #define MSR_BITMAP_WRITE_LOW 2048
 #define MSR_BITMAP_WRITE_HIGH 3072
 #define MSR_HIGH_RANGE_BASE 0xc0000000u
+#define CPUID_1_ECX_XSAVE (1u << 26)
 #define MSR_RANGE_SIZE 0x2000u
 
 /* Guest-visible CR bits the hypervisor owns: reads see the shadow, writes exit. */
@@ -191,7 +192,10 @@ bool vmx_init(struct vcpu *v)
     *(uint32_t *)vmcs_region = v->caps.revision_id;
 
     write_cr0(vmx_cr0_real(v, read_cr0()));
-    write_cr4(vmx_cr4_real(v, read_cr4() | CR4_VMXE));
+    uint64_t host_cr4 = read_cr4() | CR4_VMXE;
+    if (cpuid(1, 0).ecx & CPUID_1_ECX_XSAVE)
+        host_cr4 |= CR4_OSXSAVE; /* to execute XSETBV for the guest */
+    write_cr4(vmx_cr4_real(v, host_cr4));
     if (vmxon_failed((uint64_t)vmxon_region) || vmclear_failed((uint64_t)vmcs_region) ||
         vmptrld_failed((uint64_t)vmcs_region))
         return false;

@@ -9,6 +9,15 @@
 #define LARGE_PAGE_SIZE (2ull << 20)
 /* Intermediate shadow entries grant everything; the leaf carries the guest's combined rights. */
 #define SHADOW_TABLE_FLAGS (PTE_PRESENT | PTE_WRITABLE | PTE_USER)
+/* In a shadow PDE (a bit the CPU ignores): its table holds translations of a large guest page, which INVLPG of any
+ * address inside must drop together. */
+#define SHADOW_PDE_FROM_LARGE_PAGE (1ull << 9)
+/* In a shadow PML4E: some translation below it is not global, so a CR3 load must drop it (global translations
+ * survive CR3 loads, as in a TLB). */
+#define SHADOW_PML4E_HAS_NONGLOBAL (1ull << 10)
+#define PTE_GLOBAL (1ull << 8)
+/* Neighbours prefetched around a fault: an aligned window, as KVM does, so a fill costs a bounded amount. */
+#define PREFETCH_WINDOW 16
 
 static unsigned shadow_index(uint64_t linear, unsigned level)
 {
@@ -54,21 +63,44 @@ uint64_t shadow_root_pa(const struct shadow_mmu *s)
 	return (uint64_t)(uintptr_t)s->root;
 }
 
-void shadow_flush(struct shadow_mmu *s)
+static void drop_root_entries(struct shadow_mmu *s, uint64_t must_have)
 {
 	for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
-		if (s->root[i] & PTE_PRESENT)
+		if ((s->root[i] & PTE_PRESENT) && (s->root[i] & must_have) == must_have) {
 			free_table(s, table_at(s->root[i]), PT_LEVEL_PDPTE);
-		s->root[i] = 0;
+			s->root[i] = 0;
+		}
 	}
+}
+
+void shadow_flush(struct shadow_mmu *s)
+{
+	drop_root_entries(s, 0);
 	s->stats.flushes++;
 }
 
-/* The shadow page table (level 1) covering `linear`, created on the way if `create`; NULL if absent or no memory. */
-static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, bool create)
+void shadow_flush_nonglobal(struct shadow_mmu *s)
+{
+	drop_root_entries(s, SHADOW_PML4E_HAS_NONGLOBAL);
+	s->stats.nonglobal_flushes++;
+}
+
+/* Global translations survive CR3 loads only where the guest has CR4.PGE set. */
+static bool is_global(const struct shadow_mmu *s, uint64_t guest_leaf)
+{
+	return s->global_pages && (guest_leaf & PTE_GLOBAL);
+}
+
+static void note_nonglobal(struct shadow_mmu *s, uint64_t linear)
+{
+	s->root[shadow_index(linear, PT_LEVEL_PML4E)] |= SHADOW_PML4E_HAS_NONGLOBAL;
+}
+
+/* The shadow PDE covering `linear`, with the tables above it created if `create`; NULL if absent or no memory. */
+static uint64_t *shadow_pde(struct shadow_mmu *s, uint64_t linear, bool create)
 {
 	uint64_t *table = s->root;
-	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
+	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PDE; level--) {
 		uint64_t *entry = &table[shadow_index(linear, level)];
 		if (!(*entry & PTE_PRESENT)) {
 			if (!create)
@@ -80,23 +112,37 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, bool create)
 		}
 		table = table_at(*entry);
 	}
-	return table;
+	return &table[shadow_index(linear, PT_LEVEL_PDE)];
+}
+
+/* The shadow page table (level 1) covering `linear`, created if absent; NULL when out of memory. */
+static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, bool from_large_page)
+{
+	uint64_t *pde = shadow_pde(s, linear, true);
+	if (!pde)
+		return NULL;
+	if (!(*pde & PTE_PRESENT)) {
+		uint64_t *table = alloc_table(s);
+		if (!table)
+			return NULL;
+		*pde = (uint64_t)(uintptr_t)table | SHADOW_TABLE_FLAGS;
+	}
+	if (from_large_page)
+		*pde |= SHADOW_PDE_FROM_LARGE_PAGE;
+	return table_at(*pde);
 }
 
 void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
 {
-	uint64_t *table = s->root;
 	s->stats.invalidations++;
-	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PDE; level--) {
-		uint64_t entry = table[shadow_index(linear, level)];
-		if (!(entry & PTE_PRESENT))
-			return;
-		table = table_at(entry);
-	}
-	uint64_t *pde = &table[shadow_index(linear, PT_LEVEL_PDE)];
-	if (*pde & PTE_PRESENT) {
+	uint64_t *pde = shadow_pde(s, linear, false);
+	if (!pde || !(*pde & PTE_PRESENT))
+		return;
+	if (*pde & SHADOW_PDE_FROM_LARGE_PAGE) {
 		free_table(s, table_at(*pde), PT_LEVEL_PTE);
 		*pde = 0;
+	} else {
+		table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] = 0;
 	}
 }
 
@@ -130,19 +176,22 @@ static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct leaf_
 
 /*
  * Installs the other translations of the guest page table the fault went through whose accessed bit is already
- * set: a CPU may cache those too, and it saves a fault for each neighbour touched next.
+ * set: a CPU may cache those too, and it saves a fault for each neighbour touched next. Returns whether any of them
+ * is not global.
  */
-static void prefetch_neighbours(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t *leaves,
+static bool prefetch_neighbours(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t *leaves,
 				const struct pt_walk_result *walk, bool upper_writable, bool upper_user, bool upper_nx)
 {
+	bool nonglobal = false;
 	uint64_t guest_table = walk->pte_gpa[PT_LEVEL_PTE] & ~(SHADOW_PAGE_SIZE - 1);
 	unsigned faulting = (unsigned)((walk->pte_gpa[PT_LEVEL_PTE] & (SHADOW_PAGE_SIZE - 1)) / sizeof(uint64_t));
-	for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
+	unsigned first = faulting & ~(PREFETCH_WINDOW - 1u);
+	for (unsigned i = first; i < first + PREFETCH_WINDOW; i++) {
 		uint64_t pte;
 		if (i == faulting || (leaves[i] & PTE_PRESENT))
 			continue;
 		if (ctx->mem->read_pte(ctx->opaque, guest_table + i * sizeof(uint64_t), &pte) != 0)
-			return;
+			break;
 		if ((pte & (PTE_PRESENT | PTE_ACCESSED)) != (PTE_PRESENT | PTE_ACCESSED) ||
 		    pt_entry_reserved(ctx, PT_LEVEL_PTE, pte))
 			continue;
@@ -157,8 +206,11 @@ static void prefetch_neighbours(struct shadow_mmu *s, const struct pt_walk_ctx *
 		};
 		bool unused = false;
 		leaves[i] = make_leaf(s, gpa, &r, &unused);
+		if (!is_global(s, pte))
+			nonglobal = true;
 		s->stats.prefetched++;
 	}
+	return nonglobal;
 }
 
 static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
@@ -172,7 +224,7 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 		return SHADOW_GUEST_FAULT;
 	}
 
-	uint64_t *leaves = leaf_table(s, linear, true);
+	uint64_t *leaves = leaf_table(s, linear, walk->level != PT_LEVEL_PTE);
 	if (!leaves)
 		return -HV_ENOMEM;
 
@@ -191,6 +243,7 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 	}
 
 	bool forbidden = false;
+	bool nonglobal = !is_global(s, walk->pte[walk->level]);
 	if (walk->level == PT_LEVEL_PTE) {
 		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &r, &forbidden);
 		bool upper_writable = true, upper_user = true, upper_nx = false;
@@ -199,22 +252,28 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 			upper_user &= !!(walk->pte[level] & PTE_USER);
 			upper_nx |= ctx->efer_nxe && (walk->pte[level] & PTE_NX);
 		}
-		if (ctx->cr0_wp)
-			prefetch_neighbours(s, ctx, leaves, walk, upper_writable, upper_user, upper_nx);
+		if (ctx->cr0_wp && prefetch_neighbours(s, ctx, leaves, walk, upper_writable, upper_user, upper_nx))
+			nonglobal = true;
 	} else {
 		/* A large guest page: shadow the whole 2 MiB around the access with the same rights. */
 		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1);
 		unsigned faulting = shadow_index(linear, PT_LEVEL_PTE);
-		for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
-			uint64_t gpa = base + i * SHADOW_PAGE_SIZE;
-			if (i == faulting)
-				leaves[i] = make_leaf(s, gpa, &r, &forbidden);
-			else if (!s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
-				leaves[i] = make_leaf(s, gpa, &r, &forbidden);
-			else
-				leaves[i] = 0; /* left to fault, so that touching it is seen and logged */
+		if (!s->ops.gpa_forbidden(s->ops.opaque, base, LARGE_PAGE_SIZE)) {
+			uint64_t first = make_leaf(s, base, &r, &forbidden);
+			for (unsigned i = 0; i < SHADOW_ENTRIES; i++)
+				leaves[i] = first + i * SHADOW_PAGE_SIZE;
+		} else {
+			for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
+				uint64_t gpa = base + i * SHADOW_PAGE_SIZE;
+				if (i == faulting || !s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
+					leaves[i] = make_leaf(s, gpa, &r, &forbidden);
+				else
+					leaves[i] = 0; /* left to fault, so that touching it is seen and logged */
+			}
 		}
 	}
+	if (nonglobal)
+		note_nonglobal(s, linear);
 	s->stats.fills++;
 	if (forbidden) {
 		s->stats.forbidden++;

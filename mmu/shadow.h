@@ -35,6 +35,7 @@ struct shadow_stats {
 	uint64_t prefetched;       /* extra translations installed from the same guest table */
 	uint64_t guest_faults;     /* faults the guest's own tables do not allow: reflected */
 	uint64_t flushes;          /* whole shadow emptied */
+	uint64_t nonglobal_flushes; /* CR3 loads: everything but global translations dropped */
 	uint64_t invalidations;    /* INVLPG */
 	uint64_t forbidden;        /* guest translations to hypervisor memory, backed by the sink page */
 	uint64_t out_of_memory;    /* fills that had to empty the shadow first */
@@ -46,6 +47,7 @@ struct shadow_mmu {
 	void *sink;                /* stands in for hypervisor memory */
 	struct shadow_ops ops;
 	struct shadow_stats stats;
+	bool global_pages;         /* the guest's CR4.PGE: its global translations survive CR3 loads */
 };
 
 enum shadow_fill_result {
@@ -66,9 +68,11 @@ uint64_t shadow_root_pa(const struct shadow_mmu *s);
 int shadow_fill(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
 		struct pt_walk_result *walk);
 
-/* Empties the shadow (MOV to CR3, CR0/CR4/EFER paging changes). */
+/* Empties the shadow (CR0/CR4/EFER paging changes, and whenever in doubt). */
 void shadow_flush(struct shadow_mmu *s);
-/* INVLPG: forgets every translation the guest may have for `linear` (the whole 2 MiB region it lies in). */
+/* MOV to CR3: drops every translation except those from global guest pages (exactly what a TLB may keep). */
+void shadow_flush_nonglobal(struct shadow_mmu *s);
+/* INVLPG: forgets the translation of `linear` (all of a large guest page's 2 MiB when it came from one). */
 void shadow_invalidate(struct shadow_mmu *s, uint64_t linear);
 
 #endif
