@@ -616,7 +616,8 @@ static int describe(const struct decoder *d, struct x86_insn *insn, const struct
 	}
 	insn->src = (uint8_t)src;
 	insn->op = desc->op;
-	insn->sub = desc->op == X86_OP_SETCC ? (insn->opcode & 0x0f) : desc->sub;
+	/* sub of a Simd description indexes simd_stores[]: not for the caller */
+	insn->sub = desc->op == X86_OP_SETCC ? (insn->opcode & 0x0f) : (flags & Simd) ? 0 : desc->sub;
 
 	if (flags & Simd) {
 		insn->write_size = memory ? simd_store_size(d, insn, desc->sub) : 0;
