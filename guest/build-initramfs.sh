@@ -66,6 +66,6 @@ fi
 
 mkdir -p "$(dirname "$out")"
 find "$stage" -exec touch -h -d @0 {} +
-(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9n > "$out.tmp"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet) | gzip -9n > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "build-initramfs: $out ($(stat -c %s "$out") bytes, kernel $release${extra:+, extra $extra})" >&2
