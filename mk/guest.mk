@@ -6,6 +6,7 @@
 #   $(GUEST_INITRAMFS)       build/guest/initramfs.cpio.gz (GUEST_INITRAMFS_EXTRA=<dir> adds that directory's files)
 #   $(GUEST_ATA_IMG) $(GUEST_USB_IMG)   8 MiB zero-filled disks for the ATA and the USB mass-storage device
 #   $(LINUX_BARE_ISO)        build/linux-bare.iso (kernel command line: GUEST_CMDLINE)
+#   make run-bare            boot it in Bochs (tools/bochs_run.py) and check that the basic workload passed
 # For other makefiles: LINUX_DIR (cache entry), LINUX_BZIMAGE, LINUX_TREE (configured tree for out-of-tree
 # modules: make -C $(LINUX_TREE) M=<dir> modules), LINUX_MODROOT, LINUX_RELEASE_FILE. They are computed cheaply
 # (a hash of the inputs), without building anything.
@@ -61,3 +62,15 @@ $(GUEST_BUILD)/%.img:
 $(LINUX_BARE_ISO): $(GUEST_INITRAMFS) $(GUEST_STAMP) tools/mkiso.py | $(LINUX_BZIMAGE)
 	$(PYTHON) tools/mkiso.py --out $@ --linux "$$(guest/build-linux.sh --print-path)/bzImage" \
 	  --initrd $(GUEST_INITRAMFS) --cmdline "$(GUEST_CMDLINE)"
+
+# Boot the bare reference ISO in Bochs with every device the basic workload uses (on copies of the disks) and
+# check that the workload passed: `make run-bare`; logs in $(BUILD)/runs/bare/ (com1.log is the guest console).
+GUEST_RUN_DIR := $(BUILD)/runs/bare
+.PHONY: run-bare
+run-bare: $(LINUX_BARE_ISO) $(GUEST_ATA_IMG) $(GUEST_USB_IMG)
+	@mkdir -p $(GUEST_RUN_DIR)
+	cp $(GUEST_ATA_IMG) $(GUEST_USB_IMG) $(GUEST_RUN_DIR)/
+	$(PYTHON) tools/bochs_run.py --iso $(LINUX_BARE_ISO) --run-dir $(GUEST_RUN_DIR) --timeout 300 \
+	  --ata-disk $(GUEST_RUN_DIR)/ata.img --usb-disk $(GUEST_RUN_DIR)/usb.img --e1000 --es1370 --expect bochs-exit --quiet
+	@grep -a '^W: WORKLOAD-END' $(GUEST_RUN_DIR)/com1.log || { echo "run-bare: no WORKLOAD-END"; exit 1; }
+	@grep -aq '^W: WORKLOAD-END result=PASS' $(GUEST_RUN_DIR)/com1.log
