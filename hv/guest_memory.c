@@ -13,14 +13,20 @@ void guest_memory_init(const struct mb2_info *mb)
             usable[usable_count++] = (struct mem_range){mb->mmap[i].base, mb->mmap[i].base + mb->mmap[i].length};
 }
 
+/* On the shadow MMU's hot path (every guest page-table read): remember the range that matched last. */
 bool guest_ram_contains(uint64_t gpa, uint64_t size)
 {
+    static unsigned last;
     uint64_t end = gpa + size;
     if (end < gpa || pmem_overlaps_hv(gpa, end))
         return false;
+    if (last < usable_count && gpa >= usable[last].start && end <= usable[last].end)
+        return true;
     for (unsigned i = 0; i < usable_count; i++)
-        if (gpa >= usable[i].start && end <= usable[i].end)
+        if (gpa >= usable[i].start && end <= usable[i].end) {
+            last = i;
             return true;
+        }
     return false;
 }
 

@@ -38,6 +38,7 @@ struct vcpu {
 
     uint64_t exits_total;
     uint64_t exit_counts[VMX_EXIT_REASON_COUNT];
+    uint64_t exit_cycles[VMX_EXIT_REASON_COUNT]; /* TSC spent in the handler (VM exit/entry themselves excluded) */
     uint64_t hypercalls_total;
 };
 

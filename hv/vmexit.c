@@ -99,16 +99,24 @@ const char *vmexit_reason_name(unsigned reason)
     return "unknown";
 }
 
-void vmexit_log_counts(int level, const char *event)
+static void log_per_reason(enum log_level level, const char *event, const uint64_t *per_reason)
 {
     char line[400];
     size_t n = 0;
     for (unsigned r = 0; r < VMX_EXIT_REASON_COUNT && n < sizeof(line); r++)
         if (vcpu0.exit_counts[r])
             n += (size_t)hv_snprintf(line + n, sizeof(line) - n, "%s%s=%lu", n ? " " : "", vmexit_reason_name(r),
-                                     vcpu0.exit_counts[r]);
+                                     per_reason[r]);
     line[MIN(n, sizeof(line) - 1)] = '\0';
-    LOG_AT((enum log_level)level, event, "%s", line);
+    LOG_AT(level, event, "%s", line);
+}
+
+void vmexit_log_counts(int level, const char *event)
+{
+    char cycles_event[48];
+    hv_snprintf(cycles_event, sizeof(cycles_event), "%s_cycles", event);
+    log_per_reason((enum log_level)level, event, vcpu0.exit_counts);
+    log_per_reason((enum log_level)level, cycles_event, vcpu0.exit_cycles);
 }
 
 static void log_guest_state(enum log_level level, const char *event)
@@ -191,6 +199,7 @@ static void handle_entry_failure(struct vcpu *v, unsigned basic_reason)
 
 void vmexit_dispatch(struct guest_regs *regs)
 {
+    uint64_t start = rdtsc();
     struct vcpu *v = &vcpu0;
     v->regs = regs;
     v->exit_reason = (uint32_t)vmread(VMCS_EXIT_REASON);
@@ -217,6 +226,7 @@ void vmexit_dispatch(struct guest_regs *regs)
         hv_shutdown("unhandled VM exit");
     }
     handle(v);
+    v->exit_cycles[basic] += rdtsc() - start;
 }
 
 static const char *const vm_instruction_errors[] = {

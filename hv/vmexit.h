@@ -70,7 +70,7 @@ enum vmx_exit_reason {
 };
 
 const char *vmexit_reason_name(unsigned reason);
-/* One record with the count of every exit reason seen so far. */
+/* Two records: the count of every exit reason seen so far, and the TSC cycles its handlers took. */
 void vmexit_log_counts(int level, const char *event);
 
 /* Handlers: each completes its exit (skips the instruction, injects an event, or shuts down). */

@@ -9,9 +9,9 @@
 #define LARGE_PAGE_SIZE (2ull << 20)
 /* Intermediate shadow entries grant everything; the leaf carries the guest's combined rights. */
 #define SHADOW_TABLE_FLAGS (PTE_PRESENT | PTE_WRITABLE | PTE_USER)
-/* In a shadow PDE (a bit the CPU ignores): its table holds translations of a large guest page, which INVLPG of any
- * address inside must drop together. */
-#define SHADOW_PDE_FROM_LARGE_PAGE (1ull << 9)
+/* In a shadow PDE or PDPTE (a bit the CPU ignores): the tables below hold translations of a large guest page
+ * (2 MiB, or 1 GiB for a PDPTE), which INVLPG of any address inside must drop together. */
+#define SHADOW_FROM_LARGE_PAGE (1ull << 9)
 /* In a shadow PML4E: some translation below it is not global, so a CR3 load must drop it (global translations
  * survive CR3 loads, as in a TLB). */
 #define SHADOW_PML4E_HAS_NONGLOBAL (1ull << 10)
@@ -53,9 +53,14 @@ int shadow_init(struct shadow_mmu *s, const struct shadow_ops *ops)
 	s->ops = *ops;
 	s->root = alloc_table(s);
 	s->sink = s->ops.alloc_page(s->ops.opaque);
-	if (!s->root || !s->sink)
-		return -HV_ENOMEM;
-	return HV_OK;
+	if (s->root && s->sink)
+		return HV_OK;
+	if (s->root)
+		free_table(s, s->root, PT_LEVEL_PTE);
+	if (s->sink)
+		s->ops.free_page(s->ops.opaque, s->sink);
+	s->root = s->sink = NULL;
+	return -HV_ENOMEM;
 }
 
 uint64_t shadow_root_pa(const struct shadow_mmu *s)
@@ -115,8 +120,16 @@ static uint64_t *shadow_pde(struct shadow_mmu *s, uint64_t linear, bool create)
 	return &table[shadow_index(linear, PT_LEVEL_PDE)];
 }
 
-/* The shadow page table (level 1) covering `linear`, created if absent; NULL when out of memory. */
-static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, bool from_large_page)
+/* The shadow PDPTE covering `linear` (it exists once shadow_pde() has run for the address). */
+static uint64_t *shadow_pdpte(struct shadow_mmu *s, uint64_t linear)
+{
+	uint64_t pml4e = s->root[shadow_index(linear, PT_LEVEL_PML4E)];
+	return &table_at(pml4e)[shadow_index(linear, PT_LEVEL_PDPTE)];
+}
+
+/* The shadow page table (level 1) covering `linear`, created if absent; NULL when out of memory. `guest_level` is
+ * the level of the guest leaf it will shadow. */
+static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, unsigned guest_level)
 {
 	uint64_t *pde = shadow_pde(s, linear, true);
 	if (!pde)
@@ -127,8 +140,10 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, bool from_lar
 			return NULL;
 		*pde = (uint64_t)(uintptr_t)table | SHADOW_TABLE_FLAGS;
 	}
-	if (from_large_page)
-		*pde |= SHADOW_PDE_FROM_LARGE_PAGE;
+	if (guest_level >= PT_LEVEL_PDE)
+		*pde |= SHADOW_FROM_LARGE_PAGE;
+	if (guest_level == PT_LEVEL_PDPTE)
+		*shadow_pdpte(s, linear) |= SHADOW_FROM_LARGE_PAGE;
 	return table_at(*pde);
 }
 
@@ -136,9 +151,17 @@ void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
 {
 	s->stats.invalidations++;
 	uint64_t *pde = shadow_pde(s, linear, false);
-	if (!pde || !(*pde & PTE_PRESENT))
+	if (!pde)
 		return;
-	if (*pde & SHADOW_PDE_FROM_LARGE_PAGE) {
+	uint64_t *pdpte = shadow_pdpte(s, linear);
+	if (*pdpte & SHADOW_FROM_LARGE_PAGE) {
+		free_table(s, table_at(*pdpte), PT_LEVEL_PDE);
+		*pdpte = 0;
+		return;
+	}
+	if (!(*pde & PTE_PRESENT))
+		return;
+	if (*pde & SHADOW_FROM_LARGE_PAGE) {
 		free_table(s, table_at(*pde), PT_LEVEL_PTE);
 		*pde = 0;
 	} else {
@@ -224,7 +247,7 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 		return SHADOW_GUEST_FAULT;
 	}
 
-	uint64_t *leaves = leaf_table(s, linear, walk->level != PT_LEVEL_PTE);
+	uint64_t *leaves = leaf_table(s, linear, walk->level);
 	if (!leaves)
 		return -HV_ENOMEM;
 
@@ -235,11 +258,17 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 		.no_execute = ctx->efer_nxe && !walk->executable,
 		.pat_index = walk->pat_index,
 	};
-	/* CR0.WP=0 lets the supervisor write read-only pages: grant it for this supervisor write only, and keep user
-	 * code out of the page until its next fault recomputes the rights. */
+	/* CR0.WP=0 lets the supervisor write read-only pages: grant it for this supervisor write only, keeping user
+	 * code out of the page until its next fault recomputes the rights. Turning a user page into a supervisor one
+	 * would let SMEP allow a fetch the guest forbids: NX prevents that where EFER.NXE exists. Known imprecision:
+	 * under SMAP such a page stays readable by the supervisor with RFLAGS.AC=0 until its next fault (Linux never
+	 * runs with WP=0). */
 	if (!walk->writable && !ctx->cr0_wp && (access & PT_ACCESS_WRITE) && !(access & PT_ACCESS_USER)) {
 		r.writable = true;
-		r.user = false;
+		if (walk->user) {
+			r.user = false;
+			r.no_execute = r.no_execute || (ctx->efer_nxe && ctx->cr4_smep);
+		}
 	}
 
 	bool forbidden = false;

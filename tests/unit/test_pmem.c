@@ -18,7 +18,7 @@ static void test_pool_at_top_of_highest_range(void **state)
     struct mem_range usable[] = {{0, 0x9f000}, {MiB, 512 * MiB}};
     struct mem_range reserved[] = {{0, MiB}, {MiB, 2 * MiB}};
     uint64_t base = 0;
-    assert_int_equal(pmem_choose_pool(usable, 2, reserved, 2, 64 * MiB, 4096 * MiB, &base), HV_OK);
+    assert_int_equal(mem_find_highest(usable, 2, reserved, 2, 64 * MiB, POOL_ALIGN, 4096 * MiB, &base), HV_OK);
     assert_int_equal(base, 448 * MiB);
 }
 
@@ -29,7 +29,7 @@ static void test_pool_avoids_reserved_ranges_and_stays_aligned(void **state)
     /* a module near the top: the pool must go below it, 2 MiB aligned */
     struct mem_range reserved[] = {{500 * MiB + 4096, 501 * MiB}};
     uint64_t base = 0;
-    assert_int_equal(pmem_choose_pool(usable, 1, reserved, 1, 64 * MiB, 4096 * MiB, &base), HV_OK);
+    assert_int_equal(mem_find_highest(usable, 1, reserved, 1, 64 * MiB, POOL_ALIGN, 4096 * MiB, &base), HV_OK);
     assert_true(base + 64 * MiB <= 500 * MiB + 4096);
     assert_int_equal(base % POOL_ALIGN, 0);
     assert_int_equal(base, 436 * MiB);
@@ -40,7 +40,7 @@ static void test_pool_respects_limit(void **state)
     (void)state;
     struct mem_range usable[] = {{MiB, 8192 * MiB}};
     uint64_t base = 0;
-    assert_int_equal(pmem_choose_pool(usable, 1, NULL, 0, 64 * MiB, 4096 * MiB, &base), HV_OK);
+    assert_int_equal(mem_find_highest(usable, 1, NULL, 0, 64 * MiB, POOL_ALIGN, 4096 * MiB, &base), HV_OK);
     assert_int_equal(base, 4032 * MiB);
 }
 
@@ -51,14 +51,14 @@ static void test_pool_does_not_fit(void **state)
     /* 16 MiB would fit in [1, 32) MiB, but not between or around these two */
     struct mem_range reserved[] = {{8 * MiB, 9 * MiB}, {20 * MiB, 21 * MiB}};
     uint64_t base = 0;
-    assert_int_equal(pmem_choose_pool(usable, 1, reserved, 1, 16 * MiB, 4096 * MiB, &base), HV_OK);
+    assert_int_equal(mem_find_highest(usable, 1, reserved, 1, 16 * MiB, POOL_ALIGN, 4096 * MiB, &base), HV_OK);
     assert_int_equal(base, 16 * MiB);
-    assert_int_equal(pmem_choose_pool(usable, 1, reserved, 2, 16 * MiB, 4096 * MiB, &base), -HV_ENOMEM);
-    assert_int_equal(pmem_choose_pool(usable, 1, NULL, 0, 64 * MiB, 4096 * MiB, &base), -HV_ENOMEM);
-    assert_int_equal(pmem_choose_pool(usable, 1, NULL, 0, 0, 4096 * MiB, &base), -HV_EINVAL);
+    assert_int_equal(mem_find_highest(usable, 1, reserved, 2, 16 * MiB, POOL_ALIGN, 4096 * MiB, &base), -HV_ENOMEM);
+    assert_int_equal(mem_find_highest(usable, 1, NULL, 0, 64 * MiB, POOL_ALIGN, 4096 * MiB, &base), -HV_ENOMEM);
+    assert_int_equal(mem_find_highest(usable, 1, NULL, 0, 0, POOL_ALIGN, 4096 * MiB, &base), -HV_EINVAL);
     /* a range near the top of the address space must not wrap */
     struct mem_range high[] = {{UINT64_MAX - MiB, UINT64_MAX}};
-    assert_int_equal(pmem_choose_pool(high, 1, NULL, 0, 64 * MiB, UINT64_MAX, &base), -HV_ENOMEM);
+    assert_int_equal(mem_find_highest(high, 1, NULL, 0, 64 * MiB, POOL_ALIGN, UINT64_MAX, &base), -HV_ENOMEM);
 }
 
 static void test_allocator(void **state)

@@ -760,6 +760,22 @@ static void test_nx_only_with_nxe(void **state)
 
 /* INVLPG of any address in a large guest page drops the 2 MiB shadowed from it, and nothing else; INVLPG of a 4 KiB
  * page drops at least that translation. */
+/* INVLPG anywhere in a 1 GiB guest page drops every 2 MiB shadow table of it (SDM 4.10.2.3). */
+static void test_invalidate_inside_1g_page(void **state)
+{
+	(void)state;
+	struct pt_walk_result walk;
+	uint64_t base = LA_U & ~(GIB - 1), *pdpte = guest_entry(LA_U, PT_LEVEL_PDPTE);
+	*pdpte = ALL | PS | GPA_1G;
+	fill(base, 0, &walk);
+	fill(base + REGION, 0, &walk);
+	assert_int_not_equal(shadow_pte(base + REGION), 0);
+	*pdpte = ALL | PS | (GPA_1G + GIB);
+	shadow_invalidate(&shadow, base);
+	assert_int_equal(shadow_pte(base), 0);
+	assert_int_equal(shadow_pte(base + REGION), 0);
+}
+
 static void test_invalidate(void **state)
 {
 	static const uint64_t la[] = {
@@ -1212,6 +1228,7 @@ int main(void)
 		cmocka_unit_test_setup(test_memory_type_bits, setup),
 		cmocka_unit_test_setup(test_nx_only_with_nxe, setup),
 		cmocka_unit_test_setup(test_invalidate, setup),
+		cmocka_unit_test_setup(test_invalidate_inside_1g_page, setup),
 		cmocka_unit_test_setup(test_cr3_load_keeps_global_translations, setup),
 		cmocka_unit_test_setup(test_unreadable_guest_tables, setup),
 		cmocka_unit_test_setup(test_pool_exhaustion_flushes_and_retries, setup),
