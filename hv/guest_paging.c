@@ -159,8 +159,8 @@ void guest_paging_log_summary(void)
 {
     const struct shadow_stats *s = &guest_shadow.stats;
     LOG_INFO("mmu.summary",
-             "fills=%lu prefetched=%lu guest_faults=%lu flushes=%lu cr3_flushes=%lu invalidations=%lu forbidden=%lu "
+             "fills=%lu guest_faults=%lu flushes=%lu cr3_flushes=%lu invalidations=%lu forbidden=%lu "
              "out_of_memory=%lu shadow_pages=%lu",
-             s->fills, s->prefetched, s->guest_faults, s->flushes, s->nonglobal_flushes, s->invalidations,
+             s->fills, s->guest_faults, s->flushes, s->nonglobal_flushes, s->invalidations,
              s->forbidden, s->out_of_memory, s->pages_in_use);
 }

@@ -63,16 +63,6 @@ static uint64_t reserved_bits(const struct pt_walk_ctx *ctx, unsigned level, uin
 	return pte & rsvd;
 }
 
-bool pt_entry_reserved(const struct pt_walk_ctx *ctx, unsigned level, uint64_t pte)
-{
-	return reserved_bits(ctx, level, pte) != 0;
-}
-
-uint64_t pt_phys_mask(const struct pt_walk_ctx *ctx)
-{
-	return phys_addr_mask(ctx);
-}
-
 /* SDM vol. 3A 4.6.1, for the rights combined over all levels. */
 static bool access_allowed(const struct pt_walk_ctx *ctx, unsigned access, const struct pt_walk_result *res)
 {

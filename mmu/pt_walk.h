@@ -88,9 +88,5 @@ struct pt_walk_result {
  * (the caller injects #GP or #SS), -HV_EINVAL for bad arguments, or the memory callbacks' negative error. */
 int pt_walk(const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access, struct pt_walk_result *res);
 
-/* Whether a present entry at `level` has reserved bits set (the shadow MMU's prefetch skips such entries). */
-bool pt_entry_reserved(const struct pt_walk_ctx *ctx, unsigned level, uint64_t pte);
-/* Bits 51:12 below MAXPHYADDR: the address field of an entry. */
-uint64_t pt_phys_mask(const struct pt_walk_ctx *ctx);
 
 #endif

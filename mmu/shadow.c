@@ -16,8 +16,6 @@
  * survive CR3 loads, as in a TLB). */
 #define SHADOW_PML4E_HAS_NONGLOBAL (1ull << 10)
 #define PTE_GLOBAL (1ull << 8)
-/* Neighbours prefetched around a fault: an aligned window, as KVM does, so a fill costs a bounded amount. */
-#define PREFETCH_WINDOW 16
 
 static unsigned shadow_index(uint64_t linear, unsigned level)
 {
@@ -175,6 +173,7 @@ struct leaf_rights {
 	unsigned pat_index;
 };
 
+/* A leaf for `gpa`, or for the sink page when `gpa` is the hypervisor's (then *forbidden is set). */
 static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct leaf_rights *r, bool *forbidden)
 {
 	if (s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE)) {
@@ -197,44 +196,6 @@ static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct leaf_
 	return leaf;
 }
 
-/*
- * Installs the other translations of the guest page table the fault went through whose accessed bit is already
- * set: a CPU may cache those too, and it saves a fault for each neighbour touched next. Returns whether any of them
- * is not global.
- */
-static bool prefetch_neighbours(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t *leaves,
-				const struct pt_walk_result *walk, bool upper_writable, bool upper_user, bool upper_nx)
-{
-	bool nonglobal = false;
-	uint64_t guest_table = walk->pte_gpa[PT_LEVEL_PTE] & ~(SHADOW_PAGE_SIZE - 1);
-	unsigned faulting = (unsigned)((walk->pte_gpa[PT_LEVEL_PTE] & (SHADOW_PAGE_SIZE - 1)) / sizeof(uint64_t));
-	unsigned first = faulting & ~(PREFETCH_WINDOW - 1u);
-	for (unsigned i = first; i < first + PREFETCH_WINDOW; i++) {
-		uint64_t pte;
-		if (i == faulting || (leaves[i] & PTE_PRESENT))
-			continue;
-		if (ctx->mem->read_pte(ctx->opaque, guest_table + i * sizeof(uint64_t), &pte) != 0)
-			break;
-		if ((pte & (PTE_PRESENT | PTE_ACCESSED)) != (PTE_PRESENT | PTE_ACCESSED) ||
-		    pt_entry_reserved(ctx, PT_LEVEL_PTE, pte))
-			continue;
-		uint64_t gpa = pte & pt_phys_mask(ctx);
-		if (s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
-			continue; /* left to the fault path, which logs it */
-		struct leaf_rights r = {
-			.writable = upper_writable && (pte & PTE_WRITABLE) && (pte & PTE_DIRTY),
-			.user = upper_user && (pte & PTE_USER),
-			.no_execute = upper_nx || (pte & PTE_NX),
-			.pat_index = (pte & PTE_PAT_4K ? 4u : 0u) | (pte & PTE_PCD ? 2u : 0u) | (pte & PTE_PWT ? 1u : 0u),
-		};
-		bool unused = false;
-		leaves[i] = make_leaf(s, gpa, &r, &unused);
-		if (!is_global(s, pte))
-			nonglobal = true;
-		s->stats.prefetched++;
-	}
-	return nonglobal;
-}
 
 static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
 		     struct pt_walk_result *walk)
@@ -275,14 +236,6 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 	bool nonglobal = !is_global(s, walk->pte[walk->level]);
 	if (walk->level == PT_LEVEL_PTE) {
 		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &r, &forbidden);
-		bool upper_writable = true, upper_user = true, upper_nx = false;
-		for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
-			upper_writable &= !!(walk->pte[level] & PTE_WRITABLE);
-			upper_user &= !!(walk->pte[level] & PTE_USER);
-			upper_nx |= ctx->efer_nxe && (walk->pte[level] & PTE_NX);
-		}
-		if (ctx->cr0_wp && prefetch_neighbours(s, ctx, leaves, walk, upper_writable, upper_user, upper_nx))
-			nonglobal = true;
 	} else {
 		/* A large guest page: shadow the whole 2 MiB around the access with the same rights. */
 		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1);

@@ -7,6 +7,9 @@
  * writes need no interception, and the guest's accessed/dirty bits are kept exact: a translation is installed
  * writable only once the guest's leaf is dirty.
  *
+ * One translation is installed per fault: prefetching neighbours from the same guest table (as KVM does) was
+ * measured slower here for every window from 4 to 512 entries, since most are gone at the next CR3 load before use.
+ *
  * Leaves are always 4 KiB (a guest 2 MiB or 1 GiB page is shadowed by one 4 KiB table per 2 MiB touched), so later
  * per-page write protection of the guest kernel needs no splitting. Guest-physical equals host-physical; a guest
  * translation to hypervisor memory is backed by a blank "sink" page instead.
@@ -32,7 +35,6 @@ struct shadow_ops {
 
 struct shadow_stats {
 	uint64_t fills;            /* faults resolved by installing a translation */
-	uint64_t prefetched;       /* extra translations installed from the same guest table */
 	uint64_t guest_faults;     /* faults the guest's own tables do not allow: reflected */
 	uint64_t flushes;          /* whole shadow emptied */
 	uint64_t nonglobal_flushes; /* CR3 loads: everything but global translations dropped */

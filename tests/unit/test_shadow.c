@@ -541,84 +541,6 @@ static void test_wp0_supervisor_write(void **state)
 #define GPA_HV  0x01100000ull   /* inside the default "hypervisor" range */
 #define NB(i)   (0x7000000ull + (uint64_t)(i) * PAGE)
 
-/* The faulting PTE is 0x1c4; the neighbours lie in the aligned 16 entries around it, the least shadow.c prefetches. */
-static void test_prefetch_neighbours(void **state)
-{
-	static const struct {
-		unsigned index;
-		uint64_t pte;
-		uint64_t leaf;   /* 0: not prefetched */
-	} nb[] = {
-		{ 0x1c0, ALL | A | NB(0x1c0), P | US | NB(0x1c0) },                  /* accessed, clean: read-only */
-		{ 0x1c1, ALL | A | D | NB(0x1c1), P | RW | US | NB(0x1c1) },         /* dirty: writable */
-		{ 0x1c2, ALL | D | NB(0x1c2), 0 },                                  /* never accessed */
-		{ 0x1c3, RW | US | A | D | NB(0x1c3), 0 },                          /* not present */
-		{ 0x1c5, ALL | A | D | NB(0x1c5) | RSVD_HIGH, 0 },                  /* reserved bit */
-		{ 0x1c6, ALL | A | D | GPA_HV, 0 },                                 /* hypervisor memory */
-		{ 0x1c7, P | A | D | NB(0x1c7), P | NB(0x1c7) },                    /* read-only supervisor, dirty */
-		{ 0x1c8, P | US | A | NX | NB(0x1c8), P | US | NX | NB(0x1c8) },
-		{ 0x1c9, P | A | PTE_PAT_4K | PCD | PWT | NB(0x1c9), P | PTE_PAT_4K | PCD | PWT | NB(0x1c9) },
-		{ 0x1ca, ALL | A | (0x7ffull << 52) | NB(0x1ca), P | US | NB(0x1ca) },  /* ignored bits 62:52 dropped */
-		{ 0x1cf, ALL | A | D | NB(0x1cf), P | RW | US | NB(0x1cf) },
-	};
-	struct pt_walk_result walk;
-	unsigned installed = 0;
-
-	(void)state;
-	map_4k(LA_U, ALL | GPA_4K);
-	for (unsigned i = 0; i < ARRAY_SIZE(nb); i++) {
-		map_4k(REGION_U + nb[i].index * PAGE, nb[i].pte);
-		installed += nb[i].leaf != 0;
-	}
-	assert_int_equal(fill(LA_U, 0, &walk), SHADOW_FILLED);
-	assert_int_equal(shadow_pte(LA_U), GPA_4K | P | US);
-	for (unsigned i = 0; i < ARRAY_SIZE(nb); i++) {
-		assert_int_equal(shadow_pte(REGION_U + nb[i].index * PAGE), nb[i].leaf);
-		assert_int_equal(*guest_entry(REGION_U + nb[i].index * PAGE, PT_LEVEL_PTE), nb[i].pte);
-	}
-	assert_int_equal(shadow.stats.prefetched, installed);
-	assert_int_equal(shadow.stats.fills, 1);
-	assert_int_equal(check_all_leaves(), installed + 1);
-	/* A second fill in the same table prefetches nothing new. */
-	assert_int_equal(fill(REGION_U + 0x1c2 * PAGE, 0, &walk), SHADOW_FILLED);
-	assert_int_equal(shadow.stats.prefetched, installed);
-	flush_and_check_empty();
-}
-
-/* Neighbours take the rights of the levels above too: read-only, supervisor, XD PDE. */
-static void test_prefetch_upper_rights(void **state)
-{
-	struct pt_walk_result walk;
-	uint64_t *pde;
-
-	(void)state;
-	map_4k(LA_U, ALL | GPA_4K);
-	map_4k(LA_U + PAGE, ALL | A | D | NB(1));
-	pde = guest_entry(LA_U, PT_LEVEL_PDE);
-	*pde = (*pde & ~(RW | US)) | NX;
-	assert_int_equal(fill(LA_U, 0, &walk), SHADOW_FILLED);
-	assert_int_equal(shadow_pte(LA_U), GPA_4K | P | NX);
-	assert_int_equal(shadow_pte(LA_U + PAGE), NB(1) | P | NX);
-	flush_and_check_empty();
-}
-
-/* Without EFER.NXE an XD bit is reserved: that neighbour is skipped, and no leaf carries NX. */
-static void test_prefetch_without_nxe(void **state)
-{
-	struct pt_walk_result walk;
-
-	(void)state;
-	ctx.efer_nxe = false;
-	map_4k(LA_U, ALL | GPA_4K);
-	map_4k(LA_U + PAGE, ALL | A | NX | NB(1));
-	map_4k(LA_U + 2 * PAGE, ALL | A | NB(2));
-	assert_int_equal(fill(LA_U, 0, &walk), SHADOW_FILLED);
-	assert_int_equal(shadow_pte(LA_U + PAGE), 0);
-	assert_int_equal(shadow_pte(LA_U + 2 * PAGE), NB(2) | P | US);
-	assert_int_equal(shadow.stats.prefetched, 1);
-	flush_and_check_empty();
-}
-
 /* The 2 MiB region around `linear` maps gpa_base + i * 4 KiB with `flags` except where holes[i]. */
 static void check_region(uint64_t linear, uint64_t gpa_base, uint64_t flags, const bool *holes)
 {
@@ -648,7 +570,6 @@ static void test_2m_page(void **state)
 	assert_true(*pde & D);
 	check_region(LA_U, GPA_2M, P | RW | US, NULL);
 	assert_int_equal(shadow.stats.fills, 2);
-	assert_int_equal(shadow.stats.prefetched, 0);
 	assert_int_equal(check_all_leaves(), ENTRIES);
 	flush_and_check_empty();
 }
@@ -845,7 +766,6 @@ static void test_cr3_load_keeps_global_translations(void **state)
 	static const uint64_t global_4k = 0xffffffff81005000ull, global_2m = 0xffff888000a43000ull;
 	static const uint64_t nonglobal = 0x00007ae8967c4000ull;
 	static const uint64_t mixed = 0xffff900000001000ull;          /* a global and a non-global page, one PT */
-	static const uint64_t prefetched = 0xffffc90000001000ull;     /* global, with a non-global neighbour */
 	struct pt_walk_result walk;
 	uint64_t keep_4k, keep_2m;
 	unsigned frees;
@@ -857,28 +777,24 @@ static void test_cr3_load_keeps_global_translations(void **state)
 	map_4k(nonglobal, ALL | GPA_4K);
 	map_4k(mixed, P | RW | G | GPA_4K);
 	map_4k(mixed + PAGE, P | RW | GPA_4K_2);
-	map_4k(prefetched, P | RW | G | GPA_4K);
-	map_4k(prefetched + PAGE, P | RW | A | GPA_4K_2);
-	for (unsigned i = 0; i < 6; i++) {
-		static const uint64_t *const la[] = { &global_4k, &global_2m, &nonglobal, &mixed, &mixed, &prefetched };
+	for (unsigned i = 0; i < 5; i++) {
+		static const uint64_t *const la[] = { &global_4k, &global_2m, &nonglobal, &mixed, &mixed };
 		assert_int_equal(fill(*la[i] + (i == 4 ? PAGE : 0), 0, &walk), SHADOW_FILLED);
 	}
-	assert_int_equal(shadow_pte(prefetched + PAGE), GPA_4K_2 | P);
 	keep_4k = shadow_pte(global_4k);
 	keep_2m = shadow_pte(global_2m);
-	assert_int_equal(shadow_tables(), 15);
+	assert_int_equal(shadow_tables(), 12);
 	frees = pool.frees;
 
 	shadow_flush_nonglobal(&shadow);
 	assert_int_equal(shadow.stats.nonglobal_flushes, 1);
 	assert_int_equal(shadow.stats.flushes, 0);
-	assert_int_equal(pool.frees - frees, 9);
+	assert_int_equal(pool.frees - frees, 6);
 	assert_int_equal(shadow_pte(global_4k), keep_4k);
 	assert_int_equal(shadow_pte(global_2m), keep_2m);
 	check_region(global_2m, GPA_2M, P, NULL);
 	assert_null(shadow_pt(nonglobal));
 	assert_null(shadow_pt(mixed));
-	assert_null(shadow_pt(prefetched));
 	only_global = true;
 	assert_int_equal(check_all_leaves(), 1 + ENTRIES);
 	only_global = false;
@@ -1198,13 +1114,13 @@ static void test_randomized(void **state)
 		random_guest();
 		for (unsigned step = 0; step < 3000; step++)
 			random_step();
-		print_message("    fills %llu prefetched %llu guest faults %llu forbidden %llu out of memory %llu "
+		print_message("    fills %llu guest faults %llu forbidden %llu out of memory %llu "
 			      "flushes %llu/%llu invalidations %llu\n", (unsigned long long)shadow.stats.fills,
-			      (unsigned long long)shadow.stats.prefetched, (unsigned long long)shadow.stats.guest_faults,
+			      (unsigned long long)shadow.stats.guest_faults,
 			      (unsigned long long)shadow.stats.forbidden, (unsigned long long)shadow.stats.out_of_memory,
 			      (unsigned long long)shadow.stats.flushes, (unsigned long long)shadow.stats.nonglobal_flushes,
 			      (unsigned long long)shadow.stats.invalidations);
-		assert_true(shadow.stats.fills && shadow.stats.prefetched && shadow.stats.guest_faults &&
+		assert_true(shadow.stats.fills && shadow.stats.guest_faults &&
 			    shadow.stats.forbidden && shadow.stats.out_of_memory);
 		flush_and_check_empty();
 	}
@@ -1218,9 +1134,6 @@ int main(void)
 		cmocka_unit_test_setup(test_guest_faults_install_nothing, setup),
 		cmocka_unit_test_setup(test_guest_fault_keeps_read_only_leaf, setup),
 		cmocka_unit_test_setup(test_wp0_supervisor_write, setup),
-		cmocka_unit_test_setup(test_prefetch_neighbours, setup),
-		cmocka_unit_test_setup(test_prefetch_upper_rights, setup),
-		cmocka_unit_test_setup(test_prefetch_without_nxe, setup),
 		cmocka_unit_test_setup(test_2m_page, setup),
 		cmocka_unit_test_setup(test_1g_page, setup),
 		cmocka_unit_test_setup(test_large_page_over_hypervisor_memory, setup),
