@@ -23,18 +23,18 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -fsanitize=address,un
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps unit test integration run run-test-guest run-qemu bench clean
+.PHONY: all deps unit test integration run run-linux run-test-guest run-qemu bench clean
 
-# What `make run` boots: the Linux guest once mk/guest.mk provides it, else the test guest.
 RUN_TIMEOUT ?= 600
 RUN_ARGS    ?=
+RUN_DIR     := $(BUILD)/run
 
 all: $(BUILD)/hv.elf $(BUILD)/hv-test.iso
 
 include mk/deps.mk
 include mk/testguest.mk
+include mk/guest.mk
 include mk/iso.mk
--include mk/guest.mk
 -include $(HV_OBJS:.o=.d)
 
 $(BUILD)/obj/%.c.o: %.c
@@ -58,12 +58,24 @@ $(BUILD)/unit/%: tests/unit/%.c
 unit: deps-check $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: deps-check all
+INTEGRATION_INPUTS := all $(HV_LINUX_ISO) $(LINUX_BARE_ISO) $(GUEST_ATA_IMG) $(GUEST_USB_IMG)
+integration: deps-check
+	@$(MAKE) --no-print-directory $(INTEGRATION_INPUTS)
 	$(PYTHON) -m pytest -q tests/integration
 
-test: unit integration
+# Installing packages first, then a fresh make: the guest-kernel variables depend on what is installed.
+test: deps-check
+	@$(MAKE) --no-print-directory unit integration
 
-run: run-test-guest
+# Linux under the hypervisor in Bochs, with the basic workload, on copies of the data disks.
+run: deps-check
+	@$(MAKE) --no-print-directory run-linux
+
+run-linux: $(HV_LINUX_ISO) $(GUEST_ATA_IMG) $(GUEST_USB_IMG)
+	@mkdir -p $(RUN_DIR) && cp $(GUEST_ATA_IMG) $(GUEST_USB_IMG) $(RUN_DIR)/
+	$(PYTHON) tools/bochs_run.py --iso $(HV_LINUX_ISO) --run-dir $(RUN_DIR) --timeout $(RUN_TIMEOUT) \
+	    --ata-disk $(RUN_DIR)/ata.img --usb-disk $(RUN_DIR)/usb.img --e1000 --es1370 $(RUN_ARGS)
+	@grep -aq '^W: WORKLOAD-END result=PASS' $(RUN_DIR)/com1.log || { echo "run: the guest workload did not pass"; exit 1; }
 
 run-test-guest: deps-check $(BUILD)/hv.elf $(BUILD)/testguest.bin
 	$(PYTHON) tools/mkiso.py --out $(BUILD)/hv-demo.iso --hv $(BUILD)/hv.elf \
@@ -71,11 +83,12 @@ run-test-guest: deps-check $(BUILD)/hv.elf $(BUILD)/testguest.bin
 	    --module $(BUILD)/testguest.bin:testguest
 	$(PYTHON) tools/bochs_run.py --iso $(BUILD)/hv-demo.iso --run-dir $(BUILD)/run-test-guest --timeout 120 $(RUN_ARGS)
 
-bench: deps-check $(BUILD)/hv.elf $(BUILD)/testguest.bin
+bench: deps-check
+	@$(MAKE) --no-print-directory $(INTEGRATION_INPUTS)
 	$(PYTHON) tools/bench.py --build $(BUILD)
 
 # For machines with VT-x: QEMU with KVM and nested VMX runs the same ISO (untested here: no /dev/kvm).
-QEMU_ISO ?= $(BUILD)/hv-test.iso
+QEMU_ISO ?= $(HV_LINUX_ISO)
 run-qemu: $(QEMU_ISO)
 	@test -e /dev/kvm || { echo "run-qemu: needs /dev/kvm and VT-x with nested VMX (kvm_intel nested=1)"; exit 1; }
 	qemu-system-x86_64 -enable-kvm -cpu host,+vmx -m 1024 -machine pc -cdrom $(QEMU_ISO) -display none \

@@ -1,7 +1,7 @@
 # Debian packages the project needs, and the targets that install them.
 DEB_PACKAGES := gcc make binutils python3 python3-pytest libcmocka-dev \
                 bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools \
-                linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio kmod xz-utils busybox-static \
+                linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio kmod xz-utils lz4 busybox-static \
                 python3-matplotlib
 
 MISSING_PACKAGES = $(shell dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PACKAGES) 2>/dev/null | \

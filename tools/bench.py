@@ -4,6 +4,9 @@ host's load cannot skew them. Results are printed and written to <build>/bench/r
 
 Benchmarks:
   vmcall   round trip of one hypercall (VM exit, dispatch, VM entry) measured by the test guest: median of N.
+  linux    the Linux guest's boot-to-init and basic-workload times (guest TSC) under the hypervisor and on bare
+           Bochs, their ratios, per-phase figures, and VM exits per guest second by reason with the hypervisor's
+           own cycles per exit.
 """
 import argparse
 import json
@@ -15,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bochs_run  # noqa: E402
+import hvlog  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -38,17 +42,76 @@ def bench_vmcall(build, runs, iterations):
             "exits_last_run": int(exits.group(1)) if exits else None}
 
 
+GUEST_IPS = 50_000_000  # bochs_run's ips: guest seconds = TSC / GUEST_IPS
+
+
+def guest_timings(guest_log):
+    """TSC at INIT-START, per-phase and whole-workload TSC deltas from the guest's T: lines."""
+    init = re.search(r"^T: init-start .*tsc=(\d+)", guest_log, re.M)
+    phases = {m.group(1): int(m.group(2))
+              for m in re.finditer(r"^T: phase=(\w+) .*tsc_delta=(\d+)", guest_log, re.M)}
+    total = re.search(r"^T: workload \w+ .*tsc_delta=(\d+)", guest_log, re.M)
+    if not init or not total or "W: WORKLOAD-END result=PASS" not in guest_log:
+        return None
+    return {"init_tsc": int(init.group(1)), "workload_tsc": int(total.group(1)), "phases": phases}
+
+
+def boot_linux(build, iso, name, expect):
+    run_dir = os.path.join(build, "bench", name)
+    os.makedirs(run_dir, exist_ok=True)
+    for disk in ("ata.img", "usb.img"):
+        subprocess.run(["cp", os.path.join(build, "guest", disk), run_dir], check=True)
+    r = bochs_run.run_bochs(iso, run_dir, timeout=600, ata_disk=os.path.join(run_dir, "ata.img"),
+                            usb_disk=os.path.join(run_dir, "usb.img"), e1000=True, es1370=True, expect=expect)
+    t = guest_timings(r.guest_log)
+    if t is None:
+        raise SystemExit(f"bench linux: {name} run failed ({r.status}); logs in {r.run_dir}")
+    return r, t
+
+
+def bench_linux(build):
+    hv_run, hv = boot_linux(build, os.path.join(build, "hv-linux.iso"), "linux-hv", "guest powered off")
+    _, bare = boot_linux(build, os.path.join(build, "linux-bare.iso"), "linux-bare", "bochs-exit")
+    recs = hvlog.records(hv_run.hv_log, strict=False)
+    counts = {k: int(v) for k, v in hvlog.find(recs, "hv.exit_counts")[0].items() if k not in ("ts", "lvl", "ev")}
+    cycles = {k: int(v) for k, v in hvlog.find(recs, "hv.exit_counts_cycles")[0].items()
+              if k not in ("ts", "lvl", "ev")}
+    guest_seconds = int(hvlog.find(recs, "hv.shutdown")[0]["ts"]) / GUEST_IPS
+    exits = {reason: {"count": n, "per_guest_second": round(n / guest_seconds, 1),
+                      "handler_cycles_per_exit": round(cycles.get(reason, 0) / n) if n else 0}
+             for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])}
+    return {
+        "init_tsc": {"hv": hv["init_tsc"], "bare": bare["init_tsc"], "ratio": round(hv["init_tsc"] / bare["init_tsc"], 3)},
+        "workload_tsc": {"hv": hv["workload_tsc"], "bare": bare["workload_tsc"],
+                         "ratio": round(hv["workload_tsc"] / bare["workload_tsc"], 3)},
+        "phase_ratios": {p: round(hv["phases"][p] / bare["phases"][p], 3) for p in bare["phases"] if p in hv["phases"]},
+        "exits": exits,
+        "mmu": {k: v for k, v in hvlog.find(recs, "mmu.summary")[0].items() if k not in ("ts", "lvl", "ev")},
+    }
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--iterations", type=int, default=5000)
+    p.add_argument("--only", choices=["vmcall", "linux"], help="run one benchmark")
     args = p.parse_args()
     os.makedirs(os.path.join(args.build, "bench"), exist_ok=True)
-    results = {"vmcall": bench_vmcall(args.build, args.runs, args.iterations)}
-    v = results["vmcall"]
-    print(f"vmcall round trip: median {v['vmcall_roundtrip_cycles_median']} guest TSC cycles "
-          f"(medians of {v['runs']} runs x {v['iterations_per_run']} calls: {v['per_run_medians']})")
+    results = {}
+    if args.only in (None, "vmcall"):
+        results["vmcall"] = v = bench_vmcall(args.build, args.runs, args.iterations)
+        print(f"vmcall round trip: median {v['vmcall_roundtrip_cycles_median']} guest TSC cycles "
+              f"(medians of {v['runs']} runs x {v['iterations_per_run']} calls: {v['per_run_medians']})")
+    if args.only in (None, "linux"):
+        results["linux"] = l = bench_linux(args.build)
+        print(f"linux boot to /init: {l['init_tsc']['hv']} guest TSC under the hypervisor, {l['init_tsc']['bare']} bare"
+              f" -> ratio {l['init_tsc']['ratio']}")
+        print(f"linux basic workload: {l['workload_tsc']['hv']} vs {l['workload_tsc']['bare']} -> ratio "
+              f"{l['workload_tsc']['ratio']}; per phase: {l['phase_ratios']}")
+        print("exits by reason (count, per guest second, hypervisor cycles per exit):")
+        for reason, e in l["exits"].items():
+            print(f"  {reason:16} {e['count']:>9} {e['per_guest_second']:>10} {e['handler_cycles_per_exit']:>7}")
     with open(os.path.join(args.build, "bench", "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return 0

@@ -78,7 +78,7 @@ def bochsrc(opts, run_dir):
     if opts.ne2k:
         tftp = os.path.join(run_dir, "tftp-ne2k")
         os.makedirs(tftp, exist_ok=True)
-        lines.append(f"ne2k: enabled=1, mac=52:54:00:12:34:57, ethmod=vnet, ethdev={tftp}")
+        lines.append(f"ne2k: enabled=1, type=pci, mac=52:54:00:12:34:57, ethmod=vnet, ethdev={tftp}")
         slots.append("ne2k")
     if slots:
         assignment = ", ".join(f"slot{i + 1}={name}" for i, name in enumerate(slots))
