@@ -1,6 +1,8 @@
 #include "hv/guest_paging.h"
 
 #include "hv/errno.h"
+#include "hv/lib.h"
+#include "isolation/domain.h"
 #include "hv/guest_memory.h"
 #include "hv/log.h"
 #include "hv/pmem.h"
@@ -10,7 +12,8 @@
 #define CPUID_80000001_EDX_PAGE1GB (1u << 26)
 #define FORBIDDEN_LOGGED_MAX 16
 
-struct shadow_mmu guest_shadow;
+static struct shadow_mmu views[GUEST_PAGING_MAX_VIEWS]; /* [0]: the kernel view; unused ones have no root */
+static struct shadow_mmu *active_view;
 static unsigned guest_maxphyaddr;
 static bool guest_gbpages;
 static unsigned forbidden_logged;
@@ -55,21 +58,65 @@ static int guest_cmpxchg_pte(void *opaque, uint64_t gpa, uint64_t old, uint64_t 
 
 static const struct pt_walk_mem_ops guest_pte_ops = {guest_read_pte, guest_cmpxchg_pte};
 
+static const struct shadow_ops shadow_memory_ops = {shadow_alloc, shadow_free, shadow_gpa_forbidden, NULL};
+
 bool guest_paging_init(struct vcpu *v, uint64_t guest_cr3)
 {
-    static const struct shadow_ops ops = {shadow_alloc, shadow_free, shadow_gpa_forbidden, NULL};
-    if (shadow_init(&guest_shadow, &ops) != HV_OK) {
+    if (shadow_init(&views[0], &shadow_memory_ops) != HV_OK) {
         LOG_FATAL("mmu.nomem", "reason=\"no pages for the shadow root\"");
         return false;
     }
     guest_maxphyaddr = cpuid(0x80000000, 0).eax >= 0x80000008 ? cpuid(0x80000008, 0).eax & 0xff : 36;
     guest_gbpages = cpuid(0x80000001, 0).edx & CPUID_80000001_EDX_PAGE1GB;
     v->guest_cr3 = guest_cr3;
-    vmwrite(VMCS_GUEST_CR3, shadow_root_pa(&guest_shadow));
+    guest_paging_activate(&views[0]);
     vmwrite(VMCS_EXCEPTION_BITMAP, vmread(VMCS_EXCEPTION_BITMAP) | (1u << X86_EXC_PF));
     LOG_INFO("mmu.shadow", "mode=vtlb root=0x%lx guest_cr3=0x%lx maxphyaddr=%u gbpages=%d",
-             shadow_root_pa(&guest_shadow), guest_cr3, guest_maxphyaddr, guest_gbpages);
+             shadow_root_pa(&views[0]), guest_cr3, guest_maxphyaddr, guest_gbpages);
     return true;
+}
+
+struct shadow_mmu *guest_paging_kernel_view(void) { return &views[0]; }
+struct shadow_mmu *guest_paging_active_view(void) { return active_view; }
+
+void guest_paging_activate(struct shadow_mmu *view)
+{
+    active_view = view;
+    vmwrite(VMCS_GUEST_CR3, shadow_root_pa(view));
+}
+
+struct shadow_mmu *guest_paging_view_create(const struct shadow_policy *policy)
+{
+    for (unsigned i = 1; i < GUEST_PAGING_MAX_VIEWS; i++) {
+        if (views[i].root)
+            continue;
+        if (shadow_init(&views[i], &shadow_memory_ops) != HV_OK) {
+            LOG_ERROR("mmu.nomem", "reason=\"no pages for a view's shadow root\"");
+            return NULL;
+        }
+        views[i].policy = *policy;
+        views[i].global_pages = views[0].global_pages;
+        return &views[i];
+    }
+    LOG_ERROR("mmu.no_view", "reason=\"all %u views in use\"", GUEST_PAGING_MAX_VIEWS);
+    return NULL;
+}
+
+void guest_paging_view_destroy(struct shadow_mmu *view)
+{
+    if (active_view == view)
+        guest_paging_activate(&views[0]);
+    shadow_destroy(view);
+}
+
+#define FOR_EACH_VIEW(view)                                                                                            \
+    for (struct shadow_mmu *view = views; view < views + GUEST_PAGING_MAX_VIEWS; view++)                              \
+        if (view->root)
+
+void guest_paging_flush_all_views(void)
+{
+    FOR_EACH_VIEW(view)
+    shadow_flush(view);
 }
 
 void guest_paging_walk_ctx(const struct vcpu *v, struct pt_walk_ctx *ctx)
@@ -100,7 +147,7 @@ static unsigned access_from_error_code(uint32_t error_code)
     return access;
 }
 
-static void inject_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_code)
+void guest_paging_inject_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_code)
 {
     write_cr2(linear); /* VM entry leaves CR2 alone, and a #PF VM exit does not change it */
     vcpu_inject_exception(v, X86_EXC_PF, true, error_code);
@@ -112,9 +159,13 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
     struct pt_walk_result walk;
     guest_paging_walk_ctx(v, &ctx);
     unsigned access = access_from_error_code(error_code);
-    int ret = shadow_fill(&guest_shadow, &ctx, linear, access, &walk);
+    int ret = shadow_fill(active_view, &ctx, linear, access, &walk);
     switch (ret) {
     case SHADOW_FILLED:
+        return;
+    case SHADOW_DENIED_WRITE:
+    case SHADOW_DENIED_FETCH:
+        isolation_view_denied(v, active_view, linear, ret == SHADOW_DENIED_WRITE);
         return;
     case SHADOW_FILLED_FORBIDDEN:
         if (forbidden_logged++ < FORBIDDEN_LOGGED_MAX)
@@ -123,7 +174,7 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
                      vmread(VMCS_GUEST_RIP));
         return;
     case SHADOW_GUEST_FAULT:
-        inject_page_fault(v, linear, walk.error_code);
+        guest_paging_inject_page_fault(v, linear, walk.error_code);
         return;
     case -HV_ERANGE: /* a non-canonical address faults #GP, not #PF; the CPU already checked, but be exact */
         vcpu_inject_gp0(v);
@@ -132,7 +183,7 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
         /* The guest's tables lie outside its RAM (e.g. in hypervisor memory): they do not exist for it. */
         LOG_WARN("mmu.bad_page_table", "linear=0x%lx cr3=0x%lx status=%d rip=0x%lx action=inject_pf", linear,
                  v->guest_cr3, ret, vmread(VMCS_GUEST_RIP));
-        inject_page_fault(v, linear, error_code & (PF_ERR_WRITE | PF_ERR_USER | PF_ERR_FETCH));
+        guest_paging_inject_page_fault(v, linear, error_code & (PF_ERR_WRITE | PF_ERR_USER | PF_ERR_FETCH));
         return;
     }
 }
@@ -140,24 +191,82 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
 void guest_paging_write_cr3(struct vcpu *v, uint64_t value)
 {
     v->guest_cr3 = value;
-    shadow_flush_nonglobal(&guest_shadow);
+    FOR_EACH_VIEW(view)
+    shadow_flush_nonglobal(view);
 }
 
 void guest_paging_mode_changed(struct vcpu *v)
 {
-    guest_shadow.global_pages = v->cr4_shadow & CR4_PGE;
-    shadow_flush(&guest_shadow);
+    FOR_EACH_VIEW(view)
+    {
+        view->global_pages = v->cr4_shadow & CR4_PGE;
+        shadow_flush(view);
+    }
 }
 
 void handle_invlpg(struct vcpu *v)
 {
-    shadow_invalidate(&guest_shadow, v->exit_qualification);
+    FOR_EACH_VIEW(view)
+    shadow_invalidate(view, v->exit_qualification);
     vcpu_skip_instruction(v);
+}
+
+/* ---- guest memory by linear address ---- */
+
+/* Copies between the guest range and `buf` page by page after translating all of it first, so that a fault
+ * half-way leaves nothing done. */
+static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,
+                             bool to_guest, uint32_t *error_code)
+{
+    enum { MAX_PAGES = 3 };
+    uint64_t gpa[MAX_PAGES];
+    uint32_t len[MAX_PAGES];
+    unsigned n = 0;
+    struct pt_walk_ctx ctx;
+    guest_paging_walk_ctx(v, &ctx);
+    for (uint32_t done = 0; done < size; n++) {
+        uint64_t la = linear + done;
+        uint32_t chunk = (uint32_t)MIN((uint64_t)size - done, PAGE_SIZE - (la & (PAGE_SIZE - 1)));
+        struct pt_walk_result walk;
+        if (n == MAX_PAGES)
+            return -HV_ERANGE;
+        int ret = pt_walk(&ctx, la, access, &walk);
+        if (ret == PT_WALK_FAULT) {
+            *error_code = walk.error_code;
+            return 1;
+        }
+        if (ret < 0)
+            return ret;
+        if (!guest_ram_contains(walk.gpa, chunk))
+            return -HV_EFAULT; /* device memory or the hypervisor's: not for emulated accesses */
+        gpa[n] = walk.gpa;
+        len[n] = chunk;
+        done += chunk;
+    }
+    uint8_t *p = buf;
+    for (unsigned i = 0; i < n; p += len[i], i++) {
+        if (to_guest)
+            memcpy((void *)(uintptr_t)gpa[i], p, len[i]);
+        else
+            memcpy(p, (const void *)(uintptr_t)gpa[i], len[i]);
+    }
+    return HV_OK;
+}
+
+int guest_linear_read(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,
+                      uint32_t *error_code)
+{
+    return guest_linear_copy(v, linear, buf, size, access, false, error_code);
+}
+
+int guest_linear_write(struct vcpu *v, uint64_t linear, const void *buf, uint32_t size, uint32_t *error_code)
+{
+    return guest_linear_copy(v, linear, (void *)buf, size, PT_ACCESS_WRITE, true, error_code);
 }
 
 void guest_paging_log_summary(void)
 {
-    const struct shadow_stats *s = &guest_shadow.stats;
+    const struct shadow_stats *s = &views[0].stats;
     LOG_INFO("mmu.summary",
              "fills=%lu guest_faults=%lu flushes=%lu cr3_flushes=%lu invalidations=%lu forbidden=%lu "
              "out_of_memory=%lu shadow_pages=%lu",

@@ -4,17 +4,12 @@
  */
 #include <stddef.h>
 
+#include "hv/hypercall.h"
 #include "hv/hypercall_abi.h"
 #include "hv/log.h"
+#include "isolation/domain.h"
 #include "hv/vmcs.h"
 #include "hv/vmexit.h"
-
-struct hypercall_args {
-    uint64_t arg[4]; /* RBX, RCX, RDX, RSI */
-    uint64_t out[2]; /* RBX, RCX on success */
-};
-
-typedef long (*hypercall_fn)(struct vcpu *v, struct hypercall_args *a);
 
 struct hypercall {
     const char *name;
@@ -40,6 +35,11 @@ static long hc_nop(struct vcpu *v, struct hypercall_args *a)
 static const struct hypercall hypercalls[CHARIOT_HC_COUNT] = {
     [CHARIOT_HC_VERSION] = {"version", hc_version, 1, false},
     [CHARIOT_HC_NOP] = {"nop", hc_nop, 0, true},
+    [CHARIOT_HC_DOMAIN_CREATE] = {"domain_create", hc_domain_create, 1, false},
+    [CHARIOT_HC_DOMAIN_DESTROY] = {"domain_destroy", hc_domain_destroy, 0, false},
+    [CHARIOT_HC_INTERVAL_ADD] = {"interval_add", hc_interval_add, 0, true},
+    [CHARIOT_HC_INTERVAL_REMOVE] = {"interval_remove", hc_interval_remove, 0, true},
+    [CHARIOT_HC_DOMAIN_STATS] = {"domain_stats", hc_domain_stats, 2, true},
 };
 
 void handle_vmcall(struct vcpu *v)

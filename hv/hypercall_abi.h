@@ -14,9 +14,21 @@
 #define CHARIOT_ABI_VERSION 1
 
 enum chariot_hypercall {
-    CHARIOT_HC_VERSION = 0, /* out: RBX = CHARIOT_ABI_VERSION */
-    CHARIOT_HC_NOP = 1,     /* does nothing; not logged: the round-trip probe for benchmarks */
+    CHARIOT_HC_VERSION = 0,         /* out: RBX = CHARIOT_ABI_VERSION */
+    CHARIOT_HC_NOP = 1,             /* does nothing; not logged: the round-trip probe for benchmarks */
+    /* Isolation domains: one per isolated driver. */
+    CHARIOT_HC_DOMAIN_CREATE = 2,   /* RBX = driver code start, RCX = code end (exclusive), RDX = CHARIOT_DOMAIN_*
+                                     * flags, RSI = guest virtual address of the NUL-terminated name (< 32 bytes).
+                                     * out: RBX = domain id */
+    CHARIOT_HC_DOMAIN_DESTROY = 3,  /* RBX = domain id */
+    CHARIOT_HC_INTERVAL_ADD = 4,    /* RBX = domain id, RCX = start, RDX = length: the driver may write there */
+    CHARIOT_HC_INTERVAL_REMOVE = 5, /* RBX = domain id, RCX = start, RDX = length */
+    CHARIOT_HC_DOMAIN_STATS = 6,    /* RBX = domain id. out: RBX = violations, RCX = checked writes allowed */
     CHARIOT_HC_COUNT
 };
+
+#define CHARIOT_DOMAIN_AUDIT 0x1u /* illegal writes take effect and are logged as violations (default: skipped) */
+#define CHARIOT_DOMAIN_NAME_MAX 32
+#define CHARIOT_MAX_DOMAINS 8
 
 #endif

@@ -19,6 +19,7 @@
 #include "hv/vmexit.h"
 #include "hv/vmx.h"
 #include "hv/x86.h"
+#include "isolation/domain.h"
 
 #define MB2_BOOTLOADER_MAGIC 0x36d76289
 #define MB2_INFO_READ_LIMIT (1u << 20) /* no sane boot information is larger */
@@ -166,8 +167,10 @@ void hv_shutdown(const char *reason)
     if (!shutting_down) {
         shutting_down = true;
         log_exit_summary(&vcpu0);
-        if (guest_shadow.root)
+        if (guest_paging_active_view()) {
             guest_paging_log_summary();
+            isolation_log_summary();
+        }
         LOG_INFO("hv.shutdown", "reason=\"%s\"", reason);
         serial_drain();
     }

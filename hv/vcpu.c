@@ -24,12 +24,17 @@ void vcpu_gpr_write(struct vcpu *v, unsigned reg, uint64_t value)
 
 unsigned vcpu_cpl(void) { return (vmread(VMCS_GUEST_SS_AR) >> 5) & 3; }
 
-void vcpu_skip_instruction(struct vcpu *v)
+void vcpu_clear_interrupt_shadow(void)
 {
-    vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + v->exit_instruction_len);
     uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
     if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
         vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+}
+
+void vcpu_skip_instruction(struct vcpu *v)
+{
+    vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + v->exit_instruction_len);
+    vcpu_clear_interrupt_shadow();
 }
 
 static bool exception_is_contributory(unsigned vector)

@@ -49,6 +49,8 @@ void vcpu_gpr_write(struct vcpu *v, unsigned reg, uint64_t value);
 unsigned vcpu_cpl(void);
 /* Completes an emulated instruction: RIP past it, and the STI/MOV-SS blocking it ended. */
 void vcpu_skip_instruction(struct vcpu *v);
+/* The STI/MOV-SS blocking ends with the instruction the hypervisor completed for the guest. */
+void vcpu_clear_interrupt_shadow(void);
 void vcpu_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint32_t error_code);
 void vcpu_inject_ud(struct vcpu *v);
 void vcpu_inject_gp0(struct vcpu *v);

@@ -76,6 +76,15 @@ static void drop_root_entries(struct shadow_mmu *s, uint64_t must_have)
 	}
 }
 
+
+void shadow_destroy(struct shadow_mmu *s)
+{
+	drop_root_entries(s, 0);
+	free_table(s, s->root, PT_LEVEL_PTE);
+	s->ops.free_page(s->ops.opaque, s->sink);
+	s->root = s->sink = NULL;
+}
+
 void shadow_flush(struct shadow_mmu *s)
 {
 	drop_root_entries(s, 0);
@@ -167,14 +176,8 @@ void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
 	}
 }
 
-/* The rights a shadow leaf grants for a guest translation. */
-struct leaf_rights {
-	bool writable, user, no_execute;
-	unsigned pat_index;
-};
-
 /* A leaf for `gpa`, or for the sink page when `gpa` is the hypervisor's (then *forbidden is set). */
-static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct leaf_rights *r, bool *forbidden)
+static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct shadow_rights *r, bool *forbidden)
 {
 	if (s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE)) {
 		*forbidden = true;
@@ -197,6 +200,16 @@ static uint64_t make_leaf(struct shadow_mmu *s, uint64_t gpa, const struct leaf_
 }
 
 
+/* Without EFER.NXE the NX bit is reserved: a view cannot use it then. */
+static void restrict_page(const struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear,
+			  struct shadow_rights *r)
+{
+	if (!s->policy.restrict_rights)
+		return;
+	s->policy.restrict_rights(s->policy.opaque, linear & ~(SHADOW_PAGE_SIZE - 1), r);
+	r->no_execute = r->no_execute && ctx->efer_nxe;
+}
+
 static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
 		     struct pt_walk_result *walk)
 {
@@ -213,7 +226,7 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 		return -HV_ENOMEM;
 
 	bool dirty = walk->pte[walk->level] & PTE_DIRTY;
-	struct leaf_rights r = {
+	struct shadow_rights r = {
 		.writable = walk->writable && dirty,
 		.user = walk->user,
 		.no_execute = ctx->efer_nxe && !walk->executable,
@@ -234,8 +247,23 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 
 	bool forbidden = false;
 	bool nonglobal = !is_global(s, walk->pte[walk->level]);
+	struct shadow_rights page = r; /* the faulting page's rights after the view's policy */
+	restrict_page(s, ctx, linear, &page);
 	if (walk->level == PT_LEVEL_PTE) {
-		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &r, &forbidden);
+		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &page, &forbidden);
+	} else if (s->policy.restrict_rights) {
+		/* A large guest page under a view: each 4 KiB of the 2 MiB around the access gets its own rights. */
+		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1), region = linear & ~(LARGE_PAGE_SIZE - 1);
+		unsigned faulting = shadow_index(linear, PT_LEVEL_PTE);
+		for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
+			uint64_t gpa = base + i * SHADOW_PAGE_SIZE;
+			struct shadow_rights ri = r;
+			restrict_page(s, ctx, region + i * SHADOW_PAGE_SIZE, &ri);
+			if (i == faulting || !s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
+				leaves[i] = make_leaf(s, gpa, &ri, &forbidden);
+			else
+				leaves[i] = 0;
+		}
 	} else {
 		/* A large guest page: shadow the whole 2 MiB around the access with the same rights. */
 		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1);
@@ -257,6 +285,10 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 	if (nonglobal)
 		note_nonglobal(s, linear);
 	s->stats.fills++;
+	if ((access & PT_ACCESS_WRITE) && r.writable && !page.writable)
+		return SHADOW_DENIED_WRITE;
+	if ((access & PT_ACCESS_FETCH) && !r.no_execute && page.no_execute)
+		return SHADOW_DENIED_FETCH;
 	if (forbidden) {
 		s->stats.forbidden++;
 		return SHADOW_FILLED_FORBIDDEN;

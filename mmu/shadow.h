@@ -33,6 +33,18 @@ struct shadow_ops {
 	void *opaque;
 };
 
+/* The rights a shadow leaf grants. */
+struct shadow_rights {
+	bool writable, user, no_execute;
+	unsigned pat_index;
+};
+
+/* A protection view: narrows (never widens) the rights of each 4 KiB page the guest's own tables allow. */
+struct shadow_policy {
+	void (*restrict_rights)(void *opaque, uint64_t linear, struct shadow_rights *r);
+	void *opaque;
+};
+
 struct shadow_stats {
 	uint64_t fills;            /* faults resolved by installing a translation */
 	uint64_t guest_faults;     /* faults the guest's own tables do not allow: reflected */
@@ -48,6 +60,7 @@ struct shadow_mmu {
 	uint64_t *root;            /* the PML4 the CPU uses: its address goes into the VMCS guest CR3 */
 	void *sink;                /* stands in for hypervisor memory */
 	struct shadow_ops ops;
+	struct shadow_policy policy; /* restrict_rights NULL: the guest's rights as they are */
 	struct shadow_stats stats;
 	bool global_pages;         /* the guest's CR4.PGE: its global translations survive CR3 loads */
 };
@@ -56,6 +69,8 @@ enum shadow_fill_result {
 	SHADOW_FILLED = 0,         /* resume: the access will now succeed */
 	SHADOW_FILLED_FORBIDDEN,   /* resumed on the sink page: the guest translated to hypervisor memory */
 	SHADOW_GUEST_FAULT,        /* inject #PF with walk->error_code */
+	SHADOW_DENIED_WRITE,       /* the guest allows this write, the view's policy does not (leaf installed) */
+	SHADOW_DENIED_FETCH,       /* the guest allows this fetch, the view's policy does not (leaf installed) */
 };
 
 /* Returns HV_OK or -HV_ENOMEM. */
@@ -70,6 +85,8 @@ uint64_t shadow_root_pa(const struct shadow_mmu *s);
 int shadow_fill(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
 		struct pt_walk_result *walk);
 
+/* Frees every page the shadow holds, root and sink included. */
+void shadow_destroy(struct shadow_mmu *s);
 /* Empties the shadow (CR0/CR4/EFER paging changes, and whenever in doubt). */
 void shadow_flush(struct shadow_mmu *s);
 /* MOV to CR3: drops every translation except those from global guest pages (exactly what a TLB may keep). */

@@ -1,0 +1,251 @@
+#include "isolation/domain.h"
+
+#include "hv/errno.h"
+#include "hv/guest_paging.h"
+#include "hv/hypercall_abi.h"
+#include "hv/lib.h"
+#include "hv/log.h"
+#include "hv/vmcs.h"
+#include "hv/x86.h"
+#include "isolation/domain_internal.h"
+
+#define PAGE 4096ull
+/* Past this many pages an interval change empties the driver view instead of invalidating page by page. */
+#define INVALIDATE_MAX_PAGES 64
+
+static struct domain domains[CHARIOT_MAX_DOMAINS];
+static uint8_t interval_storage[CHARIOT_MAX_DOMAINS][IVSET_STORAGE_BYTES(DOMAIN_MAX_INTERVALS)]
+    __attribute__((aligned(16)));
+static uint64_t next_domain_id = 1;
+static uint64_t view_switches;
+
+struct domain *domain_of_code(uint64_t linear)
+{
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used && linear >= domains[i].code_start && linear < domains[i].code_end)
+            return &domains[i];
+    return NULL;
+}
+
+static struct domain *domain_of_view(const struct shadow_mmu *view)
+{
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used && domains[i].view == view)
+            return &domains[i];
+    return NULL;
+}
+
+static struct domain *domain_by_id(uint64_t id)
+{
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used && domains[i].id == id)
+            return &domains[i];
+    return NULL;
+}
+
+bool domain_may_write(const struct domain *d, uint64_t linear, uint64_t size)
+{
+    if (linear < KERNEL_HALF_START)
+        return true; /* only the kernel half is protected */
+    if (linear >= d->stack_block && linear + size <= d->stack_block + GUEST_THREAD_SIZE)
+        return true;
+    return ivset_contains(&d->intervals, linear, size);
+}
+
+/* ---- the views' policies ---- */
+
+static void kernel_view_rights(void *opaque, uint64_t page, struct shadow_rights *r)
+{
+    (void)opaque;
+    if (domain_of_code(page))
+        r->no_execute = true;
+}
+
+static void driver_view_rights(void *opaque, uint64_t page, struct shadow_rights *r)
+{
+    const struct domain *d = opaque;
+    if (page < d->code_start || page >= d->code_end)
+        r->no_execute = true;
+    if (r->writable && !domain_may_write(d, page, PAGE))
+        r->writable = false;
+}
+
+static void invalidate_range(struct shadow_mmu *view, uint64_t start, uint64_t len)
+{
+    uint64_t first = ALIGN_DOWN(start, PAGE), end = ALIGN_UP(start + len, PAGE);
+    if ((end - first) / PAGE > INVALIDATE_MAX_PAGES) {
+        shadow_flush(view);
+        return;
+    }
+    for (uint64_t page = first; page < end; page += PAGE)
+        shadow_invalidate(view, page);
+}
+
+/* Entering a driver view: the current kernel stack becomes writable there, and the previous one no longer is. */
+static void enter_driver_view(struct domain *d)
+{
+    uint64_t block = ALIGN_DOWN(vmread(VMCS_GUEST_RSP), GUEST_THREAD_SIZE);
+    if (block != d->stack_block) {
+        if (d->stack_block)
+            invalidate_range(d->view, d->stack_block, GUEST_THREAD_SIZE);
+        d->stack_block = block;
+        invalidate_range(d->view, block, GUEST_THREAD_SIZE);
+    }
+    d->entries++;
+    guest_paging_activate(d->view);
+}
+
+void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t linear, bool write)
+{
+    struct domain *current = domain_of_view(view);
+    view_switches++;
+    if (!write) {
+        /* Control passes into a driver, or out of one: continue in the view that lets the code run. */
+        struct domain *target = domain_of_code(linear);
+        if (target)
+            enter_driver_view(target);
+        else
+            guest_paging_activate(guest_paging_kernel_view());
+        return;
+    }
+    if (!current) {
+        LOG_ERROR("isolation.unexpected_denial", "linear=0x%lx rip=0x%lx", linear, vmread(VMCS_GUEST_RIP));
+        return;
+    }
+    /* The CPU itself writing during event delivery (an interrupt frame, an IST stack) is not the driver: let the
+     * kernel view deliver it. The interrupted event was already queued again for the next entry. */
+    if (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) {
+        guest_paging_activate(guest_paging_kernel_view());
+        return;
+    }
+    isolation_check_write(v, current, linear);
+}
+
+/* ---- hypercalls ---- */
+
+static bool canonical_kernel_range(uint64_t start, uint64_t len)
+{
+    return len && start >= KERNEL_HALF_START && start + len > start; /* no wrap past 2^64 */
+}
+
+long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
+{
+    uint64_t code_start = a->arg[0], code_end = a->arg[1], flags = a->arg[2], name_va = a->arg[3];
+    if (code_end <= code_start || !canonical_kernel_range(code_start, code_end - code_start) ||
+        code_end - code_start > DOMAIN_MAX_CODE_SIZE || (flags & ~(uint64_t)CHARIOT_DOMAIN_AUDIT))
+        return -HV_EINVAL;
+    if (!(vmread(VMCS_GUEST_IA32_EFER) & EFER_NXE)) {
+        LOG_ERROR("isolation.domain_refused", "reason=\"guest runs without EFER.NXE: views need NX\"");
+        return -HV_EPERM;
+    }
+    char name[CHARIOT_DOMAIN_NAME_MAX];
+    uint32_t error_code;
+    if (guest_linear_read(v, name_va, name, sizeof(name), 0, &error_code) != HV_OK)
+        return -HV_EFAULT;
+    if (strnlen(name, sizeof(name)) == sizeof(name))
+        return -HV_EINVAL;
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used && code_start < domains[i].code_end && domains[i].code_start < code_end)
+            return -HV_EEXIST;
+
+    struct domain *d = NULL;
+    unsigned slot;
+    for (slot = 0; slot < CHARIOT_MAX_DOMAINS && !d; slot++)
+        if (!domains[slot].used)
+            d = &domains[slot];
+    if (!d)
+        return -HV_ENOMEM;
+    slot--;
+    memset(d, 0, sizeof(*d));
+    struct shadow_policy policy = {driver_view_rights, d};
+    d->view = guest_paging_view_create(&policy);
+    if (!d->view)
+        return -HV_ENOMEM;
+    ivset_init(&d->intervals, interval_storage[slot], sizeof(interval_storage[slot]));
+    memcpy(d->name, name, sizeof(name));
+    d->id = next_domain_id++;
+    d->code_start = code_start;
+    d->code_end = code_end;
+    d->flags = (uint32_t)flags;
+    d->used = true;
+
+    /* The kernel view must stop executing this code: its existing translations may allow it. */
+    struct shadow_mmu *kernel = guest_paging_kernel_view();
+    kernel->policy = (struct shadow_policy){kernel_view_rights, NULL};
+    guest_paging_flush_all_views();
+    LOG_INFO("isolation.domain_created", "domain=%lu module=%s code=0x%lx-0x%lx policy=%s", d->id, d->name,
+             code_start, code_end, flags & CHARIOT_DOMAIN_AUDIT ? "audit" : "enforce");
+    a->out[0] = d->id;
+    return HV_OK;
+}
+
+long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    struct domain *d = domain_by_id(a->arg[0]);
+    if (!d)
+        return -HV_ENOENT;
+    LOG_INFO("isolation.domain_destroyed", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu "
+             "entries=%lu",
+             d->id, d->name, d->violations, d->allowed, d->emulated, d->entries);
+    guest_paging_view_destroy(d->view);
+    d->used = false;
+    bool any = false;
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        any |= domains[i].used;
+    if (!any)
+        guest_paging_kernel_view()->policy.restrict_rights = NULL;
+    guest_paging_flush_all_views(); /* the code is executable in the kernel view again */
+    return HV_OK;
+}
+
+static long interval_change(struct hypercall_args *a, bool add)
+{
+    struct domain *d = domain_by_id(a->arg[0]);
+    uint64_t start = a->arg[1], len = a->arg[2];
+    if (!d)
+        return -HV_ENOENT;
+    if (!canonical_kernel_range(start, len))
+        return -HV_ERANGE;
+    int ret = add ? ivset_add(&d->intervals, start, len, NULL) : ivset_remove(&d->intervals, start, len, NULL);
+    if (ret != HV_OK)
+        return ret;
+    /* Pages wholly covered now may become writable in the view; pages no longer covered must stop being so. */
+    invalidate_range(d->view, start, len);
+    LOG_DEBUG("isolation.interval", "domain=%lu op=%s start=0x%lx len=%lu count=%zu", d->id, add ? "add" : "remove",
+              start, len, ivset_count(&d->intervals));
+    return HV_OK;
+}
+
+long hc_interval_add(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    return interval_change(a, true);
+}
+
+long hc_interval_remove(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    return interval_change(a, false);
+}
+
+long hc_domain_stats(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    struct domain *d = domain_by_id(a->arg[0]);
+    if (!d)
+        return -HV_ENOENT;
+    a->out[0] = d->violations;
+    a->out[1] = d->allowed;
+    return HV_OK;
+}
+
+void isolation_log_summary(void)
+{
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used)
+            LOG_INFO("isolation.summary", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu entries=%lu "
+                     "intervals=%zu view_switches=%lu",
+                     domains[i].id, domains[i].name, domains[i].violations, domains[i].allowed, domains[i].emulated,
+                     domains[i].entries, ivset_count(&domains[i].intervals), view_switches);
+}

@@ -1,0 +1,36 @@
+/*
+ * Isolation domains: one per isolated driver, with its code range, its authorization intervals, its policy and its
+ * protection view. Two kinds of view share the guest's translations (hv/guest_paging.c):
+ *   - the kernel view: the guest's own rights, except that every isolated driver's code is not executable;
+ *   - a domain's driver view: the kernel half is read-only except the pages wholly inside the domain's intervals
+ *     and the current kernel stack, and only the domain's own code is executable.
+ * So the CPU changes views exactly when control passes between a driver and the rest of the guest (a fetch fault),
+ * and every write a driver makes to kernel memory it is not wholly authorized for traps here, including writes to
+ * a page the kernel wrote a moment before.
+ */
+#ifndef ISOLATION_DOMAIN_H
+#define ISOLATION_DOMAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/hypercall.h"
+#include "mmu/shadow.h"
+
+#define KERNEL_HALF_START 0xffff800000000000ull
+#define GUEST_THREAD_SIZE (16ull << 10) /* x86-64 Linux kernel stacks: 16 KiB, THREAD_SIZE-aligned */
+#define DOMAIN_MAX_INTERVALS 4096
+#define DOMAIN_MAX_CODE_SIZE (64ull << 20)
+
+/* A fault the active view's policy caused (the guest's own tables allow the access). */
+void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t linear, bool write);
+
+long hc_domain_create(struct vcpu *v, struct hypercall_args *a);
+long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a);
+long hc_interval_add(struct vcpu *v, struct hypercall_args *a);
+long hc_interval_remove(struct vcpu *v, struct hypercall_args *a);
+long hc_domain_stats(struct vcpu *v, struct hypercall_args *a);
+
+void isolation_log_summary(void);
+
+#endif

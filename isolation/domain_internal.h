@@ -1,0 +1,27 @@
+/* What isolation/domain.c and isolation/write_check.c share about a domain. */
+#ifndef ISOLATION_DOMAIN_INTERNAL_H
+#define ISOLATION_DOMAIN_INTERNAL_H
+
+#include "hv/hypercall_abi.h"
+#include "isolation/domain.h"
+#include "isolation/intervals.h"
+
+struct domain {
+    bool used;
+    uint64_t id;
+    char name[CHARIOT_DOMAIN_NAME_MAX];
+    uint64_t code_start, code_end;
+    uint32_t flags;                 /* CHARIOT_DOMAIN_* */
+    struct ivset intervals;         /* what the driver may write */
+    struct shadow_mmu *view;        /* its driver view */
+    uint64_t stack_block;           /* the kernel stack writable in the view: the one it last entered on */
+    uint64_t violations, allowed, emulated, entries;
+};
+
+struct domain *domain_of_code(uint64_t linear);
+/* Whether the driver may write [linear, linear + size): its intervals, the current kernel stack, user memory. */
+bool domain_may_write(const struct domain *d, uint64_t linear, uint64_t size);
+/* Judges a driver write that trapped at `linear` and completes it: emulated, or skipped, and logged. */
+void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear);
+
+#endif
