@@ -334,6 +334,61 @@ static void step_bench(uint64_t n)
     puts("\n");
 }
 
+/* ---- hypercall fuzzing: random numbers and hostile arguments; the hypervisor must answer every one ---- */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Arguments biased to the edges validation must get right: 0, all ones, non-canonical, kernel-half, tiny
+ * lengths, lengths that wrap, and plain noise. */
+static uint64_t hostile_value(void)
+{
+    static const uint64_t edges[] = {
+        0, 1, ~0ull, 0x7fffffffffffull, 0x800000000000ull, 0xffff800000000000ull, 0xffffffff81000000ull,
+        0xfffffffffffff000ull, 0x1000, 0x10000, 0x100000, 4096, 0x8000000000000000ull,
+    };
+    uint64_t r = rng();
+    switch (r % 4) {
+    case 0: return edges[(r >> 8) % (sizeof(edges) / sizeof(edges[0]))];
+    case 1: return edges[(r >> 8) % (sizeof(edges) / sizeof(edges[0]))] + ((r >> 32) & 0xff) - 0x80;
+    case 2: return r >> ((r >> 40) & 63);
+    default: return rng();
+    }
+}
+
+static void step_fuzz(uint64_t n)
+{
+    uint64_t ok = 0, errors = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = rng();
+        uint64_t nr = r % 8 == 0 ? hostile_value() : r % 12; /* mostly real or near-real numbers */
+        struct hc_result res = hypercall(nr, hostile_value(), hostile_value(), hostile_value(), hostile_value());
+        if (res.status == 0)
+            ok++;
+        else if (res.status < 0 && res.status > -64)
+            errors++;
+        else {
+            puts("TG: FAIL fuzz status out of range nr=");
+            put_hex(nr);
+            puts("\n");
+            return;
+        }
+    }
+    puts("TG: fuzz calls=");
+    put_dec((int64_t)n);
+    puts(" ok=");
+    put_dec((int64_t)ok);
+    puts(" errors=");
+    put_dec((int64_t)errors);
+    puts("\n");
+}
+
 void unexpected_exception(void)
 {
     puts("TG: FAIL unexpected exception vector=");
@@ -365,6 +420,13 @@ void testguest_main(const char *cmdline)
     step_forbidden("vmxon", execute_vmxon);
     step_io();
     step_bench(parse_bench_iterations(cmdline));
+    const char *fuzz = cmdline_value(cmdline, "fuzz");
+    if (fuzz) {
+        uint64_t n = 0;
+        for (; *fuzz >= '0' && *fuzz <= '9'; fuzz++)
+            n = n * 10 + (uint64_t)(*fuzz - '0');
+        step_fuzz(n);
+    }
     if (cmdline_is(cmdline, "end", "poweroff")) {
         puts("TG: done, powering off\n");
         __asm__ volatile("outw %0, %1" ::"a"((uint16_t)0x2000), "Nd"((uint16_t)0xb004)); /* ACPI S5 (Bochs PIIX4) */

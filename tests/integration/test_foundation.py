@@ -96,6 +96,19 @@ def test_unhandled_exit_logged_and_clean_shutdown(run):
     assert int(counts["vmcall"]) >= 200 and counts["invd"] == "1"
 
 
+def test_hypercall_fuzz_never_harms_the_hypervisor(testguest_bin):
+    iso = make_iso("fuzz", "log=com2 loglevel=info guest=testguest -- bench=0 fuzz=20000 end=poweroff",
+                   [(testguest_bin, "testguest")])
+    r = boot(iso, "fuzz", timeout=180)
+    line = guest_line(r, "TG: fuzz")
+    assert field(line, "calls") == "20000"
+    assert int(field(line, "errors")) > 10000 and int(field(line, "ok")) > 0
+    assert "TG: FAIL" not in r.guest_log
+    assert r.status == "hv_shutdown" and r.shutdown_reason == "guest powered off"
+    assert not hvlog.find(r.records, "hv.exception")
+    assert not [x for x in r.records if x["lvl"] == "fatal"]
+
+
 def test_guest_poweroff_is_intercepted(testguest_bin):
     iso = make_iso("poweroff", "guest=testguest -- bench=0 end=poweroff", [(testguest_bin, "testguest")])
     r = boot(iso, "poweroff", timeout=60)
