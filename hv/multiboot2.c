@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "hv/errno.h"
+#include "hv/fmt.h"
 #include "hv/lib.h"
 #include "hv/multiboot2.h"
 
@@ -44,51 +45,15 @@ static uint64_t load64(const uint8_t *p)
     return value;
 }
 
-static void error_putc(struct mb2_info *out, size_t *len, char c)
-{
-    if (*len + 1 < sizeof out->error)
-        out->error[(*len)++] = c;
-}
-
-static void error_put_unsigned(struct mb2_info *out, size_t *len, uint64_t value, unsigned base)
-{
-    char digits[20];
-    size_t count = 0;
-
-    do {
-        digits[count++] = "0123456789abcdef"[value % base];
-        value /= base;
-    } while (value != 0);
-    while (count > 0)
-        error_putc(out, len, digits[--count]);
-}
-
-/* Records the error and returns code. The format knows %s, %u, %x (unsigned int) and %lu, %lx, %zu (64-bit);
- * the printf attribute lets the compiler check every call. Output that does not fit is cut off. */
+/* Records the error (cut off if it does not fit) and returns code. */
 __attribute__((format(printf, 4, 5)))
 static int reject(struct mb2_info *out, size_t offset, int code, const char *fmt, ...)
 {
     va_list args;
-    size_t len = 0;
 
     va_start(args, fmt);
-    for (; *fmt != '\0'; fmt++) {
-        if (*fmt != '%') {
-            error_putc(out, &len, *fmt);
-            continue;
-        }
-        bool wide = fmt[1] == 'l' || fmt[1] == 'z';
-        fmt += wide ? 2 : 1;
-        if (*fmt == 's') {
-            for (const char *s = va_arg(args, const char *); *s != '\0'; s++)
-                error_putc(out, &len, *s);
-        } else {
-            uint64_t value = wide ? va_arg(args, unsigned long) : va_arg(args, unsigned int);
-            error_put_unsigned(out, &len, value, *fmt == 'x' ? 16 : 10);
-        }
-    }
+    hv_vsnprintf(out->error, sizeof(out->error), fmt, args);
     va_end(args);
-    out->error[len] = '\0';
     out->error_offset = offset;
     return code;
 }

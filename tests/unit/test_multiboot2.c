@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "hv/fmt.c"
 #include "hv/multiboot2.c"
 
 #define IMAGE_START 0x100000u
