@@ -1,0 +1,175 @@
+#!/bin/sh
+# The isolation workload (workload=isolation): the guest agent (/lib/chariot/chariot_agent.ko) isolates the demo
+# driver chariot_demo, which then makes one legal and six kinds of illegal writes on command; chariot_victim owns
+# memory that some of them hit (see tests/demo-driver/chariot_demo.c for what each command writes where).
+#
+# Scenario: `isolation=none|enforce|audit` on the kernel command line (default none).
+#   none     the demo runs unisolated: every write takes effect (the corruption is shown)
+#   enforce  `isolate chariot_demo enforce`: the illegal writes are skipped, only `legal` changes anything
+#   audit    `isolate chariot_demo audit`: every write takes effect, the illegal ones are counted as violations
+# Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
+#
+# Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
+# kernel_data write hits, and /proc/chariot_victim), `W: chariot domain=...` (the agent's /proc/chariot), then
+# `W: WORKLOAD-END result=PASS|FAIL fails=N`. A failure is a step that errored (insmod, a write to /proc) or a
+# write whose outcome differs from the scenario's expectation. `W: ` lines are deterministic for a scenario;
+# `I: ` lines are informational (whether the agent loaded differs between bare Bochs and the hypervisor, and the
+# agent's own kernel messages carry timestamps).
+
+MODDIR=/lib/chariot
+COMMANDS="legal oob kernel_data other_module use_after_free wild stale_page legal"
+# Illegal stores the commands above make: oob 2 (the write and its undo), kernel_data, other_module,
+# use_after_free, wild and stale_page 1 each. The hypervisor must count at least these as violations.
+ILLEGAL_STORES=7
+
+# say LINE: print LINE and wait until the serial line has sent it, so that the kernel messages of the next step
+# (DEMO: lines, printed straight to the UART) cannot land in the middle of it (busybox stty sets the terminal
+# with TCSADRAIN; onlcr is the console's setting already).
+say() {
+    echo "$*"
+    stty onlcr 2>/dev/null
+}
+
+fails=0
+fail() { fails=$((fails + 1)); say "W: FAIL $*"; }
+
+# proc_write FILE TEXT: write TEXT to FILE in one write(2); the shell's error message (if any) ends up in $out
+proc_write() {
+    out=$({ echo "$2" >"$1"; } 2>&1)
+}
+
+# the outcome a demo command must have in this scenario: yes (the write took effect) or no (it was skipped)
+expected_change() {
+    case "$scenario:$1" in
+        enforce:legal) echo yes ;;
+        enforce:*) echo no ;;
+        *) echo yes ;;
+    esac
+}
+
+scenario=none
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+        isolation=*) scenario=${arg#isolation=} ;;
+    esac
+done
+case $scenario in
+    none | enforce | audit) ;;
+    *)
+        fail "unknown isolation=$scenario (none, enforce or audit)"
+        scenario=none
+        ;;
+esac
+
+say "W: workload isolation start scenario=$scenario"
+# DEMO: lines are printk warnings: level 5 shows them (and oopses) but keeps info messages off the console.
+echo 5 >/proc/sys/kernel/printk
+say "W: hostname=$(uname -n)"
+
+if out=$(insmod "$MODDIR/chariot_agent.ko" 2>&1); then
+    agent=yes
+    say "I: agent loaded"
+else
+    agent=no
+    say "I: agent not loaded: $out"
+    [ "$scenario" = none ] || fail "the agent did not load (isolation=$scenario needs the hypervisor): $out"
+fi
+demo=yes
+for mod in chariot_victim chariot_demo; do
+    if out=$(insmod "$MODDIR/$mod.ko" 2>&1); then
+        say "W: insmod $mod ok"
+    else
+        fail "insmod $mod: $out"
+        demo=no
+    fi
+done
+[ "$demo" = yes ] && say "W: victim $(cat /proc/chariot_victim)"
+
+isolated=no
+if [ "$scenario" != none ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
+    if proc_write /proc/chariot "isolate chariot_demo $scenario"; then
+        isolated=yes
+        say "W: isolate chariot_demo policy=$scenario ok"
+        say "W: chariot $(cat /proc/chariot)"
+        # commands the agent must refuse (each write fails; the reason goes to the kernel log)
+        for bad in "isolate no_such_module enforce" "isolate chariot_demo $scenario" "isolate chariot_demo sometimes" \
+            "release no_such_module" "frobnicate chariot_demo"; do
+            if proc_write /proc/chariot "$bad"; then
+                fail "the agent accepted '$bad'"
+            else
+                say "W: refused '$bad'"
+            fi
+        done
+    else
+        fail "isolate chariot_demo $scenario: $out"
+    fi
+fi
+
+# Without the isolation the scenario asks for, the illegal writes would corrupt the kernel for nothing.
+if [ "$demo" = yes ] && { [ "$scenario" = none ] || [ "$isolated" = yes ]; }; then
+    for cmd in $COMMANDS; do
+        if ! proc_write /proc/chariot_demo "$cmd"; then
+            fail "demo $cmd: $out"
+            continue
+        fi
+        result=$(cat /proc/chariot_demo)
+        changed=${result##*changed=}
+        seen=
+        case $cmd in
+            kernel_data) seen=" hostname=$(uname -n)" ;;
+            other_module | wild | stale_page) seen=" victim $(cat /proc/chariot_victim)" ;;
+        esac
+        expected=$(expected_change "$cmd")
+        if [ "$changed" = "$expected" ]; then
+            say "W: demo $cmd changed=$changed$seen"
+        else
+            fail "demo $cmd changed=$changed expected=$expected$seen"
+        fi
+    done
+fi
+
+if [ "$isolated" = yes ]; then
+    line=$(cat /proc/chariot)
+    say "W: chariot $line"
+    violations=$(echo "$line" | sed -n 's/.* violations=\([0-9]*\).*/\1/p')
+    if [ -z "$violations" ] || [ "$violations" -lt "$ILLEGAL_STORES" ]; then
+        fail "violations=${violations:-?}: the demo made $ILLEGAL_STORES illegal stores"
+    fi
+    if proc_write /proc/chariot "release chariot_demo"; then
+        say "W: release chariot_demo ok"
+    else
+        fail "release chariot_demo: $out"
+    fi
+    [ -z "$(cat /proc/chariot)" ] || fail "a domain is left after release: $(cat /proc/chariot)"
+fi
+
+# Unloading: an isolated module that unloads takes its domain with it (the agent's module notifier), and unloading
+# the agent releases the domains left (here chariot_victim's; the hypervisor logs both destructions).
+unload() {
+    if out=$(rmmod "$1" 2>&1); then
+        say "W: rmmod $1 ok"
+    else
+        fail "rmmod $1: $out"
+    fi
+}
+if [ "$isolated" = yes ]; then
+    proc_write /proc/chariot "isolate chariot_demo $scenario" || fail "isolate chariot_demo again: $out"
+    unload chariot_demo
+    [ -z "$(cat /proc/chariot)" ] || fail "chariot_demo unloaded, its domain stayed: $(cat /proc/chariot)"
+    proc_write /proc/chariot "isolate chariot_victim $scenario" || fail "isolate chariot_victim: $out"
+    unload chariot_agent
+    unload chariot_victim
+else
+    if [ "$demo" = yes ]; then
+        unload chariot_demo
+        unload chariot_victim
+    fi
+    if [ "$agent" = yes ]; then
+        out=$(rmmod chariot_agent 2>&1) || fail "rmmod chariot_agent: $out"
+    fi
+fi
+dmesg | grep 'chariot_agent:' | sed 's/^/I: /'
+
+result=PASS
+[ "$fails" -eq 0 ] || result=FAIL
+say "W: WORKLOAD-END result=$result fails=$fails scenario=$scenario"

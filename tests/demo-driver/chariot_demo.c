@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chariot_demo: a "faulty driver" that makes one legal or illegal kind of write per command written to
+ * /proc/chariot_demo, for the guest agent and the hypervisor to catch when it is isolated.
+ *
+ * Every write is a single store instruction of THIS module's code (WRITE_ONCE; never memcpy/memset, which are
+ * kernel code and therefore trusted), preceded and followed by a read of the target. Each write prints
+ *   DEMO: <cmd> target=0x<addr> before=0x<old> after=0x<read back> what=<target>
+ * (KERN_WARNING, shown at the workload's console level 5), and reading /proc/chariot_demo gives the last
+ * command's outcome: `cmd=<cmd> changed=<yes|no>`, changed meaning every write of the command took effect.
+ * Each write stores the old value XOR a mask, so it always changes the target when it is let through.
+ *
+ * Commands (all objects are allocated by the command itself, i.e. after the demo was isolated: the agent only
+ * authorizes allocations it sees):
+ *   legal         its own objects, one through each way the agent learns about heap memory: kmalloc(64)
+ *                 (kmalloc_trace), kstrdup (__kmalloc_node_track_caller, attributed to kstrdup's caller) and
+ *                 kmem_cache_alloc from its own cache; and its own static variable. Allowed in every policy.
+ *   oob           8 bytes just past its own kmalloc(64) object: the first 8 bytes of whatever follows in the
+ *                 kmalloc-64 slab (someone else's object or a free one, whose free pointer SLUB keeps at offset
+ *                 32, not 0) or of the next page. Never the demo's: it holds no other object then. The old value
+ *                 is written back right after the read-back (interrupts off throughout), so an unprotected
+ *                 kernel survives; under isolation that restore is a second illegal write.
+ *   kernel_data   the first byte of init_uts_ns.name.nodename (`uname -n`: "(none)" becomes "Xnone)")
+ *   other_module  chariot_victim_value, the static variable of the chariot_victim module
+ *   use_after_free  kfree its own kmalloc(64) object, then write its first 8 bytes (not SLUB's free pointer)
+ *   wild          a stray pointer into a page it never allocated: chariot_victim_page + 0x5a8 (the victim's own
+ *                 direct-map page, so an unprotected kernel survives; /proc/chariot_victim shows the damage)
+ *   stale_page    chariot_victim's code kstrdup()s a string (the kernel has just written that object's page),
+ *                 then the demo immediately writes into that object, which is not its own
+ */
+#include <linux/irqflags.h>
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+
+#include "chariot_victim.h"
+
+#define DEMO_OBJECT_SIZE 64
+#define DEMO_CACHE_OBJECT_SIZE 48
+#define DEMO_FLIP_U64 0xa5a5a5a5a5a5a5a5ULL
+#define DEMO_FLIP_U8 0x70 /* '(' ^ 0x70 = 'X' */
+#define DEMO_WILD_OFFSET 0x5a8
+#define DEMO_COMMAND_MAX 32
+
+static u64 demo_static = 0x0123456789abcdefULL;
+static struct kmem_cache *demo_cache;
+static char last_result[64] = "cmd=none\n";
+
+static void report(const char *cmd, const char *what, const void *target, u64 before, u64 after)
+{
+	printk(KERN_WARNING "DEMO: %s target=0x%lx before=0x%llx after=0x%llx what=%s\n", cmd,
+	       (unsigned long)target, before, after, what);
+}
+
+/* One 8-byte store by this module; true if it took effect. */
+static bool poke_u64(const char *cmd, const char *what, u64 *target)
+{
+	u64 before = READ_ONCE(*target), after;
+
+	WRITE_ONCE(*target, before ^ DEMO_FLIP_U64);
+	after = READ_ONCE(*target);
+	report(cmd, what, target, before, after);
+	return after != before;
+}
+
+static bool poke_u8(const char *cmd, const char *what, u8 *target)
+{
+	u8 before = READ_ONCE(*target), after;
+
+	WRITE_ONCE(*target, before ^ DEMO_FLIP_U8);
+	after = READ_ONCE(*target);
+	report(cmd, what, target, before, after);
+	return after != before;
+}
+
+static int do_legal(const char *cmd, bool *changed)
+{
+	u64 *obj = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	char *str = kstrdup("chariot-demo-own", GFP_KERNEL);
+	u64 *cache_obj = kmem_cache_alloc(demo_cache, GFP_KERNEL);
+	int err = -ENOMEM;
+
+	if (obj && str && cache_obj) {
+		*changed = poke_u64(cmd, "own-kmalloc-object", obj);
+		*changed &= poke_u64(cmd, "own-kstrdup-object", (u64 *)str);
+		*changed &= poke_u64(cmd, "own-kmem_cache-object", cache_obj);
+		*changed &= poke_u64(cmd, "own-static-data", &demo_static);
+		err = 0;
+	}
+	kfree(obj);
+	kfree(str);
+	if (cache_obj)
+		kmem_cache_free(demo_cache, cache_obj);
+	return err;
+}
+
+static int do_oob(const char *cmd, bool *changed)
+{
+	u8 *obj = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	u64 *past_end, before;
+	unsigned long flags;
+
+	if (!obj)
+		return -ENOMEM;
+	past_end = (u64 *)(obj + DEMO_OBJECT_SIZE);
+	local_irq_save(flags);
+	before = READ_ONCE(*past_end);
+	*changed = poke_u64(cmd, "8-bytes-past-own-kmalloc-64", past_end);
+	WRITE_ONCE(*past_end, before); /* the neighbour is not ours: undo (an illegal write too) */
+	local_irq_restore(flags);
+	kfree(obj);
+	return 0;
+}
+
+static int do_kernel_data(const char *cmd, bool *changed)
+{
+	*changed = poke_u8(cmd, "init_uts_ns.nodename[0]", (u8 *)&init_uts_ns.name.nodename[0]);
+	return 0;
+}
+
+static int do_other_module(const char *cmd, bool *changed)
+{
+	*changed = poke_u64(cmd, "chariot_victim_value", &chariot_victim_value);
+	return 0;
+}
+
+static int do_use_after_free(const char *cmd, bool *changed)
+{
+	u64 *obj = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	unsigned long flags;
+
+	if (!obj)
+		return -ENOMEM;
+	/* interrupts off: nobody can get the object back from the slab before the stray write */
+	local_irq_save(flags);
+	kfree(obj);
+	*changed = poke_u64(cmd, "freed-own-kmalloc-object", obj);
+	local_irq_restore(flags);
+	return 0;
+}
+
+static int do_wild(const char *cmd, bool *changed)
+{
+	*changed = poke_u64(cmd, "chariot_victim_page+0x5a8", (u64 *)((u8 *)chariot_victim_page + DEMO_WILD_OFFSET));
+	return 0;
+}
+
+static int do_stale_page(const char *cmd, bool *changed)
+{
+	char *victim = chariot_victim_kstrdup("victim-string");
+
+	if (!victim)
+		return -ENOMEM;
+	*changed = poke_u64(cmd, "chariot_victim-kstrdup-object", (u64 *)victim);
+	kfree(victim);
+	return 0;
+}
+
+static const struct demo_command {
+	const char *name;
+	int (*run)(const char *cmd, bool *changed);
+} demo_commands[] = {
+	{ "legal", do_legal },
+	{ "oob", do_oob },
+	{ "kernel_data", do_kernel_data },
+	{ "other_module", do_other_module },
+	{ "use_after_free", do_use_after_free },
+	{ "wild", do_wild },
+	{ "stale_page", do_stale_page },
+};
+
+static ssize_t demo_write(struct file *file, const char __user *ubuf, size_t len, loff_t *off)
+{
+	char line[DEMO_COMMAND_MAX], *word;
+	bool changed = false;
+	size_t i;
+	int err;
+
+	if (len >= sizeof(line))
+		return -EINVAL;
+	if (copy_from_user(line, ubuf, len))
+		return -EFAULT;
+	line[len] = '\0';
+	word = strim(line);
+	for (i = 0; i < ARRAY_SIZE(demo_commands); i++) {
+		if (strcmp(word, demo_commands[i].name))
+			continue;
+		err = demo_commands[i].run(demo_commands[i].name, &changed);
+		if (err)
+			return err;
+		snprintf(last_result, sizeof(last_result), "cmd=%s changed=%s\n", demo_commands[i].name,
+			 changed ? "yes" : "no");
+		return len;
+	}
+	printk(KERN_WARNING "DEMO: unknown command '%s'\n", word);
+	return -EINVAL;
+}
+
+static int demo_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, last_result);
+	return 0;
+}
+
+static int demo_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, demo_show, NULL);
+}
+
+static const struct proc_ops demo_proc_ops = {
+	.proc_open = demo_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+	.proc_write = demo_write,
+};
+
+static int __init demo_init(void)
+{
+	demo_cache = kmem_cache_create("chariot_demo", DEMO_CACHE_OBJECT_SIZE, 0, 0, NULL);
+	if (!demo_cache)
+		return -ENOMEM;
+	if (!proc_create("chariot_demo", 0600, NULL, &demo_proc_ops)) {
+		kmem_cache_destroy(demo_cache);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void __exit demo_exit(void)
+{
+	remove_proc_entry("chariot_demo", NULL);
+	kmem_cache_destroy(demo_cache);
+}
+
+module_init(demo_init);
+module_exit(demo_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Chariot demo: a driver that makes legal and illegal writes on command");
