@@ -35,6 +35,7 @@ include mk/deps.mk
 include mk/testguest.mk
 include mk/guest.mk
 include mk/testmods.mk
+include mk/agent.mk
 include mk/iso.mk
 -include $(HV_OBJS:.o=.d)
 
@@ -59,7 +60,8 @@ $(BUILD)/unit/%: tests/unit/%.c
 unit: deps-check $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-INTEGRATION_INPUTS := all $(HV_LINUX_ISO) $(LINUX_BARE_ISO) $(GUEST_ATA_IMG) $(GUEST_USB_IMG) testmods
+INTEGRATION_INPUTS := all $(HV_LINUX_ISO) $(LINUX_BARE_ISO) $(GUEST_ATA_IMG) $(GUEST_USB_IMG) testmods \
+                      $(ISOLATION_INITRAMFS)
 integration: deps-check
 	@$(MAKE) --no-print-directory $(INTEGRATION_INPUTS)
 	$(PYTHON) -m pytest -q tests/integration
