@@ -40,6 +40,8 @@ static const struct hypercall hypercalls[CHARIOT_HC_COUNT] = {
     [CHARIOT_HC_INTERVAL_ADD] = {"interval_add", hc_interval_add, 0, true},
     [CHARIOT_HC_INTERVAL_REMOVE] = {"interval_remove", hc_interval_remove, 0, true},
     [CHARIOT_HC_DOMAIN_STATS] = {"domain_stats", hc_domain_stats, 2, true},
+    [CHARIOT_HC_SET_NOTIFY] = {"set_notify", hc_set_notify, 0, false},
+    [CHARIOT_HC_VIOLATION_NEXT] = {"violation_next", hc_violation_next, 2, false},
 };
 
 void handle_vmcall(struct vcpu *v)

@@ -24,6 +24,10 @@ enum chariot_hypercall {
     CHARIOT_HC_INTERVAL_ADD = 4,    /* RBX = domain id, RCX = start, RDX = length: the driver may write there */
     CHARIOT_HC_INTERVAL_REMOVE = 5, /* RBX = domain id, RCX = start, RDX = length */
     CHARIOT_HC_DOMAIN_STATS = 6,    /* RBX = domain id. out: RBX = violations, RCX = checked writes allowed */
+    CHARIOT_HC_SET_NOTIFY = 7,      /* RBX = the interrupt vector (0x20-0xff) the hypervisor injects after a
+                                     * violation, 0 for none */
+    CHARIOT_HC_VIOLATION_NEXT = 8,  /* out: RBX = a domain with violations not yet reported (0: none), RCX = how
+                                     * many; they count as reported from now on */
     CHARIOT_HC_COUNT
 };
 

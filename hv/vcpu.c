@@ -71,6 +71,41 @@ void vcpu_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint
 void vcpu_inject_ud(struct vcpu *v) { vcpu_inject_exception(v, X86_EXC_UD, false, 0); }
 void vcpu_inject_gp0(struct vcpu *v) { vcpu_inject_exception(v, X86_EXC_GP, true, 0); }
 
+void vcpu_request_interrupt(struct vcpu *v, uint8_t vector)
+{
+    v->pending_interrupt = vector;
+}
+
+/* Allowed on every VMX CPU the SDM describes; checked anyway, since a control the CPU refuses fails VM entry (the
+ * interrupt then waits for the next exit instead). */
+static void set_interrupt_window_exiting(struct vcpu *v, bool on)
+{
+    if (!(v->caps.proc.may_be_one & PROC_INTERRUPT_WINDOW_EXITING))
+        return;
+    uint32_t controls = on ? v->proc_controls | PROC_INTERRUPT_WINDOW_EXITING
+                           : v->proc_controls & ~PROC_INTERRUPT_WINDOW_EXITING;
+    if (controls != v->proc_controls) {
+        v->proc_controls = controls;
+        vmwrite(VMCS_PROC_CONTROLS, controls);
+    }
+}
+
+void vcpu_deliver_pending_interrupt(struct vcpu *v)
+{
+    if (!v->pending_interrupt)
+        return;
+    bool blocked = !(vmread(VMCS_GUEST_RFLAGS) & RFLAGS_IF) ||
+                   (vmread(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+    if (v->event_injected || blocked) {
+        set_interrupt_window_exiting(v, true); /* an exit as soon as it can be taken */
+        return;
+    }
+    vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INTR | v->pending_interrupt);
+    v->event_injected = true;
+    v->pending_interrupt = 0;
+    set_interrupt_window_exiting(v, false);
+}
+
 void vcpu_requeue_interrupted_event(struct vcpu *v)
 {
     uint32_t info = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);

@@ -36,6 +36,8 @@ struct vcpu {
      * shadow page tables' root) */
     uint64_t cr0_shadow, cr4_shadow, guest_cr3;
 
+    uint8_t pending_interrupt; /* vector to inject once the guest can take it, 0: none */
+
     uint64_t exits_total;
     uint64_t exit_counts[VMX_EXIT_REASON_COUNT];
     uint64_t exit_cycles[VMX_EXIT_REASON_COUNT]; /* TSC spent in the handler (VM exit/entry themselves excluded) */
@@ -54,6 +56,10 @@ void vcpu_clear_interrupt_shadow(void);
 void vcpu_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint32_t error_code);
 void vcpu_inject_ud(struct vcpu *v);
 void vcpu_inject_gp0(struct vcpu *v);
+/* Asks for an external interrupt with `vector`, delivered as soon as the guest accepts interrupts. */
+void vcpu_request_interrupt(struct vcpu *v, uint8_t vector);
+/* Before every VM entry: injects the pending interrupt, or asks for an exit when the guest can take it. */
+void vcpu_deliver_pending_interrupt(struct vcpu *v);
 /* Re-queues an event whose delivery the exit interrupted (IDT-vectoring information). */
 void vcpu_requeue_interrupted_event(struct vcpu *v);
 

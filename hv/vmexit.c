@@ -22,6 +22,7 @@ struct exit_handler {
 };
 
 static void handle_exception_nmi(struct vcpu *v);
+static void handle_interrupt_window(struct vcpu *v);
 static void handle_triple_fault(struct vcpu *v);
 static void handle_reset_signal(struct vcpu *v);
 static void handle_vmx_instruction(struct vcpu *v);
@@ -35,7 +36,7 @@ static const struct exit_handler exit_handlers[VMX_EXIT_REASON_COUNT] = {
     [EXIT_SIPI] = {"sipi", handle_reset_signal},
     [EXIT_IO_SMI] = {"io_smi", NULL},
     [EXIT_OTHER_SMI] = {"other_smi", NULL},
-    [EXIT_INTERRUPT_WINDOW] = {"interrupt_window", NULL},
+    [EXIT_INTERRUPT_WINDOW] = {"interrupt_window", handle_interrupt_window},
     [EXIT_NMI_WINDOW] = {"nmi_window", NULL},
     [EXIT_TASK_SWITCH] = {"task_switch", NULL},
     [EXIT_CPUID] = {"cpuid", handle_cpuid},
@@ -147,6 +148,12 @@ static void handle_exception_nmi(struct vcpu *v)
     vcpu_inject_exception(v, vector, has_error, has_error ? (uint32_t)vmread(VMCS_EXIT_INTR_ERROR) : 0);
 }
 
+/* Nothing to do here: the pending interrupt is delivered on the way back into the guest. */
+static void handle_interrupt_window(struct vcpu *v)
+{
+    (void)v;
+}
+
 static void handle_triple_fault(struct vcpu *v)
 {
     (void)v;
@@ -226,6 +233,7 @@ void vmexit_dispatch(struct guest_regs *regs)
         hv_shutdown("unhandled VM exit");
     }
     handle(v);
+    vcpu_deliver_pending_interrupt(v);
     v->exit_cycles[basic] += rdtsc() - start;
 }
 

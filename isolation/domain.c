@@ -18,6 +18,7 @@ static uint8_t interval_storage[CHARIOT_MAX_DOMAINS][IVSET_STORAGE_BYTES(DOMAIN_
     __attribute__((aligned(16)));
 static uint64_t next_domain_id = 1;
 static uint64_t view_switches;
+static uint8_t notify_vector; /* 0: the agent asked for no interrupt */
 
 struct domain *domain_of_code(uint64_t linear)
 {
@@ -227,6 +228,40 @@ long hc_interval_remove(struct vcpu *v, struct hypercall_args *a)
 {
     (void)v;
     return interval_change(a, false);
+}
+
+void domain_report_violation(struct vcpu *v, struct domain *d)
+{
+    d->violations++;
+    d->unreported++;
+    if (notify_vector)
+        vcpu_request_interrupt(v, notify_vector);
+}
+
+long hc_set_notify(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    uint64_t vector = a->arg[0];
+    if (vector != 0 && (vector < 0x20 || vector > 0xff))
+        return -HV_EINVAL;
+    notify_vector = (uint8_t)vector;
+    LOG_INFO("isolation.notify", "vector=0x%lx", vector);
+    return HV_OK;
+}
+
+long hc_violation_next(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    a->out[0] = a->out[1] = 0;
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++) {
+        if (domains[i].used && domains[i].unreported) {
+            a->out[0] = domains[i].id;
+            a->out[1] = domains[i].unreported;
+            domains[i].unreported = 0;
+            break;
+        }
+    }
+    return HV_OK;
 }
 
 long hc_domain_stats(struct vcpu *v, struct hypercall_args *a)

@@ -30,6 +30,8 @@ long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a);
 long hc_interval_add(struct vcpu *v, struct hypercall_args *a);
 long hc_interval_remove(struct vcpu *v, struct hypercall_args *a);
 long hc_domain_stats(struct vcpu *v, struct hypercall_args *a);
+long hc_set_notify(struct vcpu *v, struct hypercall_args *a);
+long hc_violation_next(struct vcpu *v, struct hypercall_args *a);
 
 void isolation_log_summary(void);
 

@@ -97,7 +97,7 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
     uint32_t size = 1;
     if (n == 0 || x86_decode(bytes, n, &insn) != HV_OK || !(insn.flags & X86_WRITES_MEM)) {
         /* Nothing to skip past safely: the driver gets #UD, as for an instruction the CPU could not run. */
-        d->violations++;
+        domain_report_violation(v, d);
         log_decision(LOG_LEVEL_ERROR, d, regs.rip, linear, 0, "undecodable", "inject_ud");
         vcpu_inject_ud(v);
         return;
@@ -108,7 +108,7 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
     bool legal = domain_may_write(d, target, size);
     bool audit = d->flags & CHARIOT_DOMAIN_AUDIT;
     if (!legal) {
-        d->violations++;
+        domain_report_violation(v, d);
         if (!audit) {
             log_decision(LOG_LEVEL_WARN, d, regs.rip, target, size, "denied", "skip");
             vmwrite(VMCS_GUEST_RIP, regs.rip + insn.length);
