@@ -213,8 +213,43 @@ void handle_invlpg(struct vcpu *v)
 
 /* ---- guest memory by linear address ---- */
 
+/* A device register: one access of exactly the instruction's width, as the device must see it. */
+static bool mmio_access(uint64_t gpa, void *buf, uint32_t size, bool to_guest)
+{
+    volatile void *reg = (volatile void *)(uintptr_t)gpa;
+    switch (size) {
+    case 1:
+        if (to_guest)
+            *(volatile uint8_t *)reg = *(uint8_t *)buf;
+        else
+            *(uint8_t *)buf = *(volatile uint8_t *)reg;
+        return true;
+    case 2:
+        if (to_guest)
+            *(volatile uint16_t *)reg = *(uint16_t *)buf;
+        else
+            *(uint16_t *)buf = *(volatile uint16_t *)reg;
+        return true;
+    case 4:
+        if (to_guest)
+            *(volatile uint32_t *)reg = *(uint32_t *)buf;
+        else
+            *(uint32_t *)buf = *(volatile uint32_t *)reg;
+        return true;
+    case 8:
+        if (to_guest)
+            *(volatile uint64_t *)reg = *(uint64_t *)buf;
+        else
+            *(uint64_t *)buf = *(volatile uint64_t *)reg;
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Copies between the guest range and `buf` page by page after translating all of it first, so that a fault
- * half-way leaves nothing done. */
+ * half-way leaves nothing done. Memory that is neither guest RAM nor the hypervisor's is a device: it takes
+ * single accesses of 1, 2, 4 or 8 bytes within one page. */
 static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,
                              bool to_guest, uint32_t *error_code)
 {
@@ -237,8 +272,11 @@ static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_
         }
         if (ret < 0)
             return ret;
-        if (!guest_ram_contains(walk.gpa, chunk))
-            return -HV_EFAULT; /* device memory or the hypervisor's: not for emulated accesses */
+        if (!guest_ram_contains(walk.gpa, chunk)) {
+            if (pmem_overlaps_hv(walk.gpa, walk.gpa + chunk) || chunk != size)
+                return -HV_EFAULT;
+            return mmio_access(walk.gpa, buf, size, to_guest) ? HV_OK : -HV_EFAULT;
+        }
         gpa[n] = walk.gpa;
         len[n] = chunk;
         done += chunk;
