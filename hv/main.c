@@ -166,6 +166,9 @@ void hv_shutdown(const char *reason)
     static bool shutting_down;
     if (!shutting_down) {
         shutting_down = true;
+        /* The closing records are the run's result: written whatever the log level (at least info). */
+        if (log_threshold < LOG_LEVEL_INFO)
+            log_threshold = LOG_LEVEL_INFO;
         log_exit_summary(&vcpu0);
         if (guest_paging_active_view()) {
             guest_paging_log_summary();

@@ -1,0 +1,34 @@
+#!/bin/sh
+# e1000 throughput with and without isolation (workload=e1000-bench, isolation=none|audit|enforce): fetches
+# /bench.bin (put in the run's TFTP directory by tools/bench.py) over TFTP several times and prints the guest TSC
+# the transfers took. Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) when isolated.
+echo 5 >/proc/sys/kernel/printk
+scenario=none
+rounds=4
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+        isolation=*) scenario=${arg#isolation=} ;;
+        bench_rounds=*) rounds=${arg#bench_rounds=} ;;
+    esac
+done
+fails=0
+modprobe e1000 || fails=$((fails + 1))
+if [ "$scenario" != none ]; then
+    insmod /lib/chariot/chariot_agent.ko && echo "isolate e1000 $scenario" >/proc/chariot || fails=$((fails + 1))
+fi
+ip link set eth0 up && ip addr add 192.168.10.2/24 dev eth0 || fails=$((fails + 1))
+ping -c 2 192.168.10.1 >/dev/null || fails=$((fails + 1))
+start=$(/bin/tsc)
+i=0
+while [ "$i" -lt "$rounds" ]; do
+    tftp -g -r bench.bin -l /tmp/bench.bin 192.168.10.1 || fails=$((fails + 1))
+    i=$((i + 1))
+done
+end=$(/bin/tsc)
+bytes=$(($(wc -c </tmp/bench.bin) * rounds))
+echo "W: e1000-bench scenario=$scenario md5=$(md5sum </tmp/bench.bin | cut -d' ' -f1)"
+echo "T: e1000-bench scenario=$scenario bytes=$bytes tsc_delta=$((end - start))"
+[ "$scenario" = none ] || echo "I: $(cat /proc/chariot)"
+result=PASS
+[ "$fails" -eq 0 ] || result=FAIL
+echo "W: WORKLOAD-END result=$result fails=$fails"
