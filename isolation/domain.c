@@ -79,7 +79,7 @@ static void invalidate_range(struct shadow_mmu *view, uint64_t start, uint64_t l
         return;
     }
     for (uint64_t page = first; page < end; page += PAGE)
-        shadow_invalidate(view, page);
+        shadow_forget_page(view, page);
 }
 
 /* Entering a driver view: the current kernel stack becomes writable there, and the previous one no longer is. */

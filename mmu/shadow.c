@@ -154,6 +154,13 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, unsigned gues
 	return table_at(*pde);
 }
 
+void shadow_forget_page(struct shadow_mmu *s, uint64_t linear)
+{
+	uint64_t *pde = shadow_pde(s, linear, false);
+	if (pde && (*pde & PTE_PRESENT))
+		table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] = 0;
+}
+
 void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
 {
 	s->stats.invalidations++;
@@ -252,18 +259,10 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 	if (walk->level == PT_LEVEL_PTE) {
 		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &page, &forbidden);
 	} else if (s->policy.restrict_rights) {
-		/* A large guest page under a view: each 4 KiB of the 2 MiB around the access gets its own rights. */
-		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1), region = linear & ~(LARGE_PAGE_SIZE - 1);
-		unsigned faulting = shadow_index(linear, PT_LEVEL_PTE);
-		for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
-			uint64_t gpa = base + i * SHADOW_PAGE_SIZE;
-			struct shadow_rights ri = r;
-			restrict_page(s, ctx, region + i * SHADOW_PAGE_SIZE, &ri);
-			if (i == faulting || !s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
-				leaves[i] = make_leaf(s, gpa, &ri, &forbidden);
-			else
-				leaves[i] = 0;
-		}
+		/* A large guest page under a view: only the page touched, since the policy is decided page by page
+		 * (and a driver view touches few of the kernel's pages). */
+		leaves[shadow_index(linear, PT_LEVEL_PTE)] =
+			make_leaf(s, walk->gpa & ~(SHADOW_PAGE_SIZE - 1), &page, &forbidden);
 	} else {
 		/* A large guest page: shadow the whole 2 MiB around the access with the same rights. */
 		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1);

@@ -91,6 +91,8 @@ void shadow_destroy(struct shadow_mmu *s);
 void shadow_flush(struct shadow_mmu *s);
 /* MOV to CR3: drops every translation except those from global guest pages (exactly what a TLB may keep). */
 void shadow_flush_nonglobal(struct shadow_mmu *s);
+/* The view's policy changed for the 4 KiB page at `linear`: forget its translation only. */
+void shadow_forget_page(struct shadow_mmu *s, uint64_t linear);
 /* INVLPG: forgets the translation of `linear` (all of a large guest page's 2 MiB when it came from one). */
 void shadow_invalidate(struct shadow_mmu *s, uint64_t linear);
 

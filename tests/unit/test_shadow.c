@@ -681,6 +681,57 @@ static void test_nx_only_with_nxe(void **state)
 
 /* INVLPG of any address in a large guest page drops the 2 MiB shadowed from it, and nothing else; INVLPG of a 4 KiB
  * page drops at least that translation. */
+/* A protection view: the policy narrows a page's rights; accesses the guest allows but the view denies are reported
+ * (the leaf is installed all the same), large guest pages are shadowed one page at a time under a policy, and a
+ * policy change forgets just the page concerned. */
+static uint64_t view_protected_page, view_code_page;
+
+static void test_view_rights(void *opaque, uint64_t page, struct shadow_rights *r)
+{
+	assert_ptr_equal(opaque, &view_protected_page);
+	assert_int_equal(page & (PAGE - 1), 0);
+	if (page == view_protected_page)
+		r->writable = false;
+	if (page != view_code_page)
+		r->no_execute = true;
+}
+
+static void test_policy_view(void **state)
+{
+	(void)state;
+	struct pt_walk_result walk;
+	uint64_t page = LA_K & ~(PAGE - 1);
+	*guest_entry(LA_K, PT_LEVEL_PDE) = P | RW | PS | GPA_2M; /* a large page, as the kernel's direct map */
+	view_protected_page = page;
+	view_code_page = page + PAGE;
+	shadow.policy = (struct shadow_policy){test_view_rights, &view_protected_page};
+
+	assert_int_equal(fill(LA_K, W, &walk), SHADOW_DENIED_WRITE);
+	uint64_t leaf = shadow_pte(LA_K);
+	assert_true(leaf & P);
+	assert_false(leaf & RW);
+	assert_true(leaf & NX);
+	/* only the page touched: its neighbours in the same 2 MiB are not shadowed yet */
+	assert_int_equal(shadow_pte(page + 2 * PAGE), 0);
+	assert_int_equal(fill(page + 2 * PAGE, W, &walk), SHADOW_FILLED);
+	assert_true(shadow_pte(page + 2 * PAGE) & RW);
+	assert_int_equal(fill(page + 2 * PAGE, FETCH, &walk), SHADOW_DENIED_FETCH);
+	assert_int_equal(fill(view_code_page, FETCH, &walk), SHADOW_FILLED);
+	assert_false(shadow_pte(view_code_page) & NX);
+
+	/* the policy changes for one page: only its leaf goes */
+	view_protected_page = 0;
+	shadow_forget_page(&shadow, page);
+	assert_int_equal(shadow_pte(page), 0);
+	assert_true(shadow_pte(page + 2 * PAGE) & P);
+	assert_int_equal(fill(LA_K, W, &walk), SHADOW_FILLED);
+	assert_true(shadow_pte(LA_K) & RW);
+	shadow.policy = (struct shadow_policy){NULL, NULL};
+	/* (not check_all_leaves: a view's leaves are narrower than the guest's rights by design) */
+	shadow_flush(&shadow);
+	assert_int_equal(pool.in_use, 2);
+}
+
 /* INVLPG anywhere in a 1 GiB guest page drops every 2 MiB shadow table of it (SDM 4.10.2.3). */
 static void test_invalidate_inside_1g_page(void **state)
 {
@@ -1142,6 +1193,7 @@ int main(void)
 		cmocka_unit_test_setup(test_nx_only_with_nxe, setup),
 		cmocka_unit_test_setup(test_invalidate, setup),
 		cmocka_unit_test_setup(test_invalidate_inside_1g_page, setup),
+		cmocka_unit_test_setup(test_policy_view, setup),
 		cmocka_unit_test_setup(test_cr3_load_keeps_global_translations, setup),
 		cmocka_unit_test_setup(test_unreadable_guest_tables, setup),
 		cmocka_unit_test_setup(test_pool_exhaustion_flushes_and_retries, setup),
