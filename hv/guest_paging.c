@@ -157,6 +157,9 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
 {
     struct pt_walk_ctx ctx;
     struct pt_walk_result walk;
+    if ((error_code & (PF_ERR_PRESENT | PF_ERR_FETCH)) == (PF_ERR_PRESENT | PF_ERR_FETCH) &&
+        isolation_switch_view_for_fetch(active_view, linear))
+        return;
     guest_paging_walk_ctx(v, &ctx);
     unsigned access = access_from_error_code(error_code);
     int ret = shadow_fill(active_view, &ctx, linear, access, &walk);

@@ -96,17 +96,33 @@ static void enter_driver_view(struct domain *d)
     guest_paging_activate(d->view);
 }
 
+/* Control passes into a driver, or out of one: continue in the view that lets the code at `linear` run. */
+static void switch_view_to_run(uint64_t linear)
+{
+    struct domain *target = domain_of_code(linear);
+    view_switches++;
+    if (target)
+        enter_driver_view(target);
+    else
+        guest_paging_activate(guest_paging_kernel_view());
+}
+
+bool isolation_switch_view_for_fetch(struct shadow_mmu *view, uint64_t linear)
+{
+    if (!view->policy.restrict_rights)
+        return false;
+    struct domain *current = domain_of_view(view), *target = domain_of_code(linear);
+    if (current ? target == current : !target)
+        return false;
+    switch_view_to_run(linear);
+    return true;
+}
+
 void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t linear, bool write)
 {
     struct domain *current = domain_of_view(view);
-    view_switches++;
     if (!write) {
-        /* Control passes into a driver, or out of one: continue in the view that lets the code run. */
-        struct domain *target = domain_of_code(linear);
-        if (target)
-            enter_driver_view(target);
-        else
-            guest_paging_activate(guest_paging_kernel_view());
+        switch_view_to_run(linear);
         return;
     }
     if (!current) {
