@@ -68,3 +68,37 @@ def test_hypervisor_memory_reserved_in_guest_e820(hv_run):
     reserved = [tuple(int(x, 16) for x in m.groups())
                 for m in re.finditer(r"BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] reserved", hv_run.guest_log)]
     assert any(lo <= start and end - 1 <= hi for lo, hi in reserved), reserved
+
+
+def kernel_image():
+    import subprocess
+    from conftest import ROOT
+    path = subprocess.run([os.path.join(ROOT, "guest", "build-linux.sh"), "--print-path"], capture_output=True,
+                          text=True, check=True).stdout.strip().splitlines()[-1]
+    return os.path.join(path, "bzImage")
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("missing", "guest module missing"),
+    ("truncated", "guest could not be loaded"),
+    ("junk", "guest could not be loaded"),
+])
+def test_bad_kernel_module_is_refused_cleanly(tmp_path, case, reason):
+    from conftest import make_iso
+    modules = []
+    if case != "missing":
+        data = open(kernel_image(), "rb").read()
+        bad = tmp_path / f"{case}.bin"
+        bad.write_bytes(data[:len(data) // 3] if case == "truncated" else os.urandom(len(data)))
+        modules.append((str(bad), "linux"))
+    modules.append((os.path.join(BUILD, "guest", "initramfs.cpio.gz"), "initrd"))
+    iso = make_iso(f"bad-kernel-{case}", "guest=linux -- console=ttyS0", modules)
+    r = boot(iso, f"bad-kernel-{case}", timeout=60)
+    assert r.status == "hv_shutdown" and r.shutdown_reason == reason
+    event = "guest.missing_module" if case == "missing" else "guest.load_failed"
+    record = hvlog.find(r.records, event)
+    assert record, r.hv_log
+    if case == "truncated":
+        assert "past the end" in record[0]["reason"]
+    if case == "junk":
+        assert "not a bzImage" in record[0]["reason"]
