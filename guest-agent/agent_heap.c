@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * chariot_agent's heap tracking: kretprobes on the kmalloc/kmem_cache_alloc family attribute an allocation to a
- * domain when the allocation call returns into that domain's text (for the *_track_caller variants: when their
- * `caller` argument does, so kstrdup/kmemdup/krealloc called by the driver count as the driver's); the object, of
- * its real size (ksize, or the cache's object size), becomes an interval. kprobes on kfree and kmem_cache_free
- * remove it again. Live objects sit in one hash table keyed by address (with their domain), so a free of any other
- * object costs one lookup, and nothing at all while no domain exists.
+ * domain when the allocation call returns into that domain's code (its core text, and its init text while the
+ * init of a module isolated from load runs; for the *_track_caller variants: when their `caller` argument does,
+ * so kstrdup/kmemdup/krealloc called by the driver count as the driver's); the object, of its real size (ksize, or
+ * the cache's object size), becomes an interval. kprobes on kfree and kmem_cache_free remove it again. Live
+ * objects sit in one hash table keyed by address (with their domain), so a free of any other object costs one
+ * lookup, and nothing at all while no domain exists.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
@@ -42,13 +43,15 @@ static long hypercall_in_probe(unsigned long nr, unsigned long a0, unsigned long
 
 /* ---- domains and tracked objects (state_lock held) ---- */
 
+/* The domain whose code `addr` is: its core text, or its init text while its init runs. */
 static struct domain *domain_by_text(unsigned long addr)
 {
-	int i;
+	struct domain *d;
 
-	for (i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-		if (domains[i].in_use && addr >= domains[i].text_start && addr < domains[i].text_end)
-			return &domains[i];
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use && ((addr >= d->text_start && addr < d->text_end) ||
+				  (addr >= d->init_start && addr < d->init_end)))
+			return d;
 	return NULL;
 }
 

@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * chariot_agent: the in-guest half of Chariot driver isolation (first slice: heap and module data).
+ * chariot_agent: the in-guest half of Chariot driver isolation.
  *
  * /proc/chariot takes one command per write:
- *   isolate <module> [enforce|audit]   create a protection domain for a loaded module: its core text is the
- *                                      driver code, its writable data+bss its first authorization interval
- *   release <module>                   destroy the domain and forget its heap
- * and reads back one line per domain:
- *   domain=<id> module=<name> policy=<enforce|audit> intervals=<n> violations=<v> allowed=<a>
+ *   isolate <module> [enforce|audit] [recover=0|1] [reload=0|1]
+ *        create a protection domain for a loaded module now: its core text is the driver code, its writable
+ *        data+bss its first authorization interval. Recovery is off unless asked for (recover=1 or reload=1):
+ *        memory the module obtained before this point is not authorized, so its violations may be false ones.
+ *   isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1]
+ *        arm: the domain is created whenever the module loads (MODULE_STATE_COMING), before its init runs, so
+ *        what its init and probe allocate is authorized. In enforce mode recovery is on unless recover=0.
+ *   release <module>
+ *        destroy its domain, forget its heap, disarm it, forget its faults
+ * recover=1 (enforce only): a violation the hypervisor reports unloads the module (agent_recovery.c); reload=1
+ * then loads it again, isolated from load; a fault after a reload is persistent: unloaded, not reloaded.
+ * Reading gives one line per module the agent knows:
+ *   domain=<id|none> module=<name> policy=<enforce|audit> [intervals=<n> violations=<v> allowed=<a>]
+ *   state=<armed|running|recovering|recovered|unloaded|persistent|failed> recover=<0|1> reload=<0|1>
+ *   on_load=<0|1> faults=<f> recoveries=<r> notified=<n> [reason=<why recovery failed>]
  *
- * Heap tracking is agent_heap.c's (see there).
+ * Heap tracking is agent_heap.c's, notification and recovery agent_recovery.c's.
  *
  * Not covered yet (see the report / docs): stacks, per-CPU data, ioremap'ed memory, memory granted by the kernel
  * through driver entry points, objects the driver allocated before it was isolated, frees through kfree_bulk /
@@ -35,9 +45,10 @@ DEFINE_MUTEX(agent_lock);
 DEFINE_SPINLOCK(state_lock);
 struct domain domains[CHARIOT_MAX_DOMAINS];
 int nr_domains;
+struct watch watches[WATCHES_MAX];
+struct mutex *module_mutex_p;
+struct module *(*find_module_p)(const char *name);
 
-static struct mutex *module_mutex_p;
-static struct module *(*find_module_p)(const char *name);
 static struct proc_dir_entry *proc_entry;
 
 /* ---- hypercalls ---- */
@@ -53,72 +64,90 @@ long hypercall(unsigned long nr, unsigned long a0, unsigned long a1, unsigned lo
 	return status;
 }
 
-/* ---- isolate / release (agent_lock held) ---- */
+/* ---- watches and domains (agent_lock held) ---- */
 
-/* in_use only changes under agent_lock */
-static struct domain *domain_by_name(const char *name)
+const char *watch_state_name(enum watch_state state)
 {
-	int i;
+	static const char *const names[] = {
+		[WATCH_ARMED] = "armed",	   [WATCH_RUNNING] = "running",	  [WATCH_RECOVERING] = "recovering",
+		[WATCH_RECOVERED] = "recovered", [WATCH_UNLOADED] = "unloaded", [WATCH_PERSISTENT] = "persistent",
+		[WATCH_FAILED] = "failed",
+	};
 
-	for (i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-		if (domains[i].in_use && !strcmp(domains[i].name, name))
-			return &domains[i];
+	return state < ARRAY_SIZE(names) ? names[state] : "?";
+}
+
+static struct watch *watch_by_name(const char *name)
+{
+	struct watch *w;
+
+	for (w = watches; w < watches + WATCHES_MAX; w++)
+		if (w->in_use && !strcmp(w->name, name))
+			return w;
 	return NULL;
 }
 
-static int isolate(const char *name, bool audit)
+static struct watch *watch_new(const char *name)
 {
-	unsigned long text_start, text_end, data_start, data_end, id, flags;
-	struct domain *d = NULL;
-	struct module *mod;
-	long status;
-	int i, err = 0;
+	struct watch *w;
 
-	if (strlen(name) >= CHARIOT_DOMAIN_NAME_MAX) {
-		pr_warn("isolate %s: name longer than %d bytes\n", name, CHARIOT_DOMAIN_NAME_MAX - 1);
-		return -ENAMETOOLONG;
-	}
-	if (domain_by_name(name)) {
-		pr_warn("isolate %s: already isolated\n", name);
-		return -EEXIST;
-	}
-	for (i = 0; i < CHARIOT_MAX_DOMAINS && !d; i++)
-		if (!domains[i].in_use)
-			d = &domains[i];
-	if (!d) {
-		pr_warn("isolate %s: all %d domains in use\n", name, CHARIOT_MAX_DOMAINS);
+	for (w = watches; w < watches + WATCHES_MAX; w++)
+		if (!w->in_use) {
+			memset(w, 0, sizeof(*w));
+			strscpy(w->name, name, sizeof(w->name));
+			w->in_use = true;
+			return w;
+		}
+	return NULL;
+}
+
+struct domain *domain_by_hv_id(unsigned long hv_id)
+{
+	struct domain *d;
+
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use && d->hv_id == hv_id)
+			return d;
+	return NULL;
+}
+
+/*
+ * Creates w's domain for `mod`, which cannot go away meanwhile (module_mutex held, or this is its COMING
+ * notification). Core layout: text | rodata | ro_after_init | data + bss. At COMING the init has not run and may
+ * still write its ro_after_init data, so the interval starts after the rodata; and allocations returning into its
+ * init text are its own until it is live.
+ */
+static int create_domain(struct watch *w, struct module *mod, bool coming)
+{
+	unsigned long text_start, text_end, data_start, data_end, init_start = 0, init_end = 0, id, flags;
+	struct domain *d;
+	long status;
+
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS && d->in_use; d++)
+		;
+	if (d == domains + CHARIOT_MAX_DOMAINS) {
+		pr_warn("isolate %s: all %d domains in use\n", w->name, CHARIOT_MAX_DOMAINS);
 		return -ENOSPC;
 	}
-
-	/* module_mutex stays held until the domain is live: the module cannot start unloading in between, and an
-	 * unload that starts later finds the domain (module_event releases it). */
-	mutex_lock(module_mutex_p);
-	mod = find_module_p(name);
-	if (!mod || mod == THIS_MODULE || mod->state != MODULE_STATE_LIVE) {
-		pr_warn("isolate %s: %s\n", name, !mod ? "no such module" : mod == THIS_MODULE ? "that is the agent" :
-			"module is not live");
-		err = !mod ? -ENOENT : mod == THIS_MODULE ? -EINVAL : -EBUSY;
-		goto out;
-	}
-	/* core layout: text | rodata | ro_after_init | data + bss */
 	text_start = (unsigned long)mod->core_layout.base;
 	text_end = text_start + mod->core_layout.text_size;
-	data_start = text_start + mod->core_layout.ro_after_init_size;
+	data_start = text_start + (coming ? mod->core_layout.ro_size : mod->core_layout.ro_after_init_size);
 	data_end = text_start + mod->core_layout.size;
-
-	strscpy(d->name, name, sizeof(d->name));
-	status = hypercall(CHARIOT_HC_DOMAIN_CREATE, text_start, text_end, audit ? CHARIOT_DOMAIN_AUDIT : 0,
-			   (unsigned long)d->name, &id, NULL);
-	if (status) {
-		err = chariot_status_errno(status);
-		goto out;
+	if (coming && mod->init_layout.base) {
+		init_start = (unsigned long)mod->init_layout.base;
+		init_end = init_start + mod->init_layout.text_size;
 	}
+
+	strscpy(d->name, w->name, sizeof(d->name));
+	status = hypercall(CHARIOT_HC_DOMAIN_CREATE, text_start, text_end, w->audit ? CHARIOT_DOMAIN_AUDIT : 0,
+			   (unsigned long)d->name, &id, NULL);
+	if (status)
+		return chariot_status_errno(status);
 	if (data_end > data_start) {
 		status = hypercall(CHARIOT_HC_INTERVAL_ADD, id, data_start, data_end - data_start, 0, NULL, NULL);
 		if (status) {
 			hypercall(CHARIOT_HC_DOMAIN_DESTROY, id, 0, 0, 0, NULL, NULL);
-			err = chariot_status_errno(status);
-			goto out;
+			return chariot_status_errno(status);
 		}
 	}
 
@@ -127,20 +156,25 @@ static int isolate(const char *name, bool audit)
 	d->mod = mod;
 	d->text_start = text_start;
 	d->text_end = text_end;
-	d->audit = audit;
+	d->init_start = init_start;
+	d->init_end = init_end;
+	d->audit = w->audit;
 	d->intervals = data_end > data_start;
+	d->watch = w;
 	d->generation++;
 	d->in_use = true;
 	WRITE_ONCE(nr_domains, nr_domains + 1);
 	spin_unlock_irqrestore(&state_lock, flags);
-	pr_info("isolated %s: domain=%lu policy=%s text=[0x%lx,0x%lx) data=[0x%lx,0x%lx)\n", name, id,
-		audit ? "audit" : "enforce", text_start, text_end, data_start, data_end);
-out:
-	mutex_unlock(module_mutex_p);
-	return err;
+	w->domain = d;
+	if (w->state != WATCH_RECOVERING && w->state != WATCH_RECOVERED)
+		w->state = WATCH_RUNNING;
+	pr_info("isolated %s%s: domain=%lu policy=%s text=[0x%lx,0x%lx) data=[0x%lx,0x%lx) init=[0x%lx,0x%lx)\n",
+		w->name, coming ? " at load" : "", id, w->audit ? "audit" : "enforce", text_start, text_end,
+		data_start, data_end, init_start, init_end);
+	return 0;
 }
 
-static int release(struct domain *d)
+int release_domain(struct domain *d)
 {
 	unsigned long flags;
 	long status;
@@ -151,29 +185,180 @@ static int release(struct domain *d)
 	WRITE_ONCE(nr_domains, nr_domains - 1);
 	heap_forget_domain(d);
 	spin_unlock_irqrestore(&state_lock, flags);
+	if (d->watch)
+		d->watch->domain = NULL;
+	d->watch = NULL;
 
 	status = hypercall(CHARIOT_HC_DOMAIN_DESTROY, d->hv_id, 0, 0, 0, NULL, NULL);
 	pr_info("released %s: domain=%lu%s\n", d->name, d->hv_id, status ? " (hypervisor refused)" : "");
 	return chariot_status_errno(status);
 }
 
-/* An isolated module is unloading (its exit function has run, still isolated): its domain goes with it. */
+/* ---- module notifications ---- */
+
+/* An armed module is loading: its code and data exist, its init has not run. If its domain cannot be created,
+ * the load fails: a module that must be isolated from load does not run unisolated. */
+static int module_coming(struct module *mod)
+{
+	struct watch *w;
+	int err = 0;
+
+	mutex_lock(&agent_lock);
+	w = watch_by_name(mod->name);
+	if (w && w->on_load && !w->domain) {
+		err = create_domain(w, mod, true);
+		if (w->state == WATCH_RECOVERING)
+			recovery_log(w->name, "isolate", err ? "failed" : "ok", " domain=%lu err=%d",
+				     w->domain ? w->domain->hv_id : 0, err);
+		if (err)
+			pr_warn("%s: load refused: it is to be isolated from load, and its domain could not be created "
+				"(%d)\n", w->name, err);
+	}
+	mutex_unlock(&agent_lock);
+	return notifier_from_errno(err);
+}
+
+/* Its init ran (and its init text is about to be freed): allocations from there are no longer its own. */
+static void module_live(struct module *mod)
+{
+	unsigned long flags;
+	struct domain *d;
+
+	spin_lock_irqsave(&state_lock, flags);
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use && d->mod == mod)
+			d->init_start = d->init_end = 0;
+	spin_unlock_irqrestore(&state_lock, flags);
+}
+
+/* An isolated module is unloading (its exit function has run, still isolated; or its load failed): its domain goes
+ * with it. Its watch stays while it is armed, being recovered, or has faults to remember. */
+static void module_going(struct module *mod)
+{
+	struct domain *d;
+	struct watch *w;
+
+	mutex_lock(&agent_lock);
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++) {
+		if (!d->in_use || d->mod != mod)
+			continue;
+		w = d->watch;
+		release_domain(d);
+		if (!w || w->state == WATCH_RECOVERING)
+			continue;
+		if (w->on_load) {
+			if (w->state == WATCH_RUNNING)
+				w->state = WATCH_ARMED;
+		} else if (!w->faults) {
+			w->in_use = false;
+		}
+	}
+	mutex_unlock(&agent_lock);
+}
+
 static int module_event(struct notifier_block *nb, unsigned long state, void *data)
 {
-	struct module *mod = data;
-	int i;
-
-	if (state != MODULE_STATE_GOING)
+	switch (state) {
+	case MODULE_STATE_COMING:
+		return module_coming(data);
+	case MODULE_STATE_LIVE:
+		module_live(data);
+		return NOTIFY_OK;
+	case MODULE_STATE_GOING:
+		module_going(data);
+		return NOTIFY_OK;
+	default:
 		return NOTIFY_DONE;
-	mutex_lock(&agent_lock);
-	for (i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-		if (domains[i].in_use && domains[i].mod == mod)
-			release(&domains[i]);
-	mutex_unlock(&agent_lock);
-	return NOTIFY_OK;
+	}
 }
 
 static struct notifier_block module_notifier = { .notifier_call = module_event };
+
+/* ---- commands (agent_lock held) ---- */
+
+struct isolate_options {
+	bool audit, recover, reload;
+};
+
+static int isolate(const char *name, const struct isolate_options *opt, bool on_load)
+{
+	struct watch *w = watch_by_name(name);
+	bool fresh = !w;
+	struct module *mod;
+	int err = 0;
+
+	if (strlen(name) >= CHARIOT_DOMAIN_NAME_MAX) {
+		pr_warn("isolate %s: name longer than %d bytes\n", name, CHARIOT_DOMAIN_NAME_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	if (w && w->state == WATCH_RECOVERING) {
+		pr_warn("isolate %s: being recovered\n", name);
+		return -EBUSY;
+	}
+	if (w && (w->domain || w->on_load)) {
+		pr_warn("isolate %s: already %s\n", name, w->domain ? "isolated" : "armed");
+		return -EEXIST;
+	}
+
+	/* module_mutex stays held until the domain is live: the module cannot start unloading in between, and an
+	 * unload that starts later finds the domain (module_going releases it). */
+	mutex_lock(module_mutex_p);
+	mod = find_module_p(name);
+	if (on_load && mod) {
+		pr_warn("isolate-on-load %s: already loaded, its init ran unisolated (isolate it, or unload it first)\n",
+			name);
+		err = -EBUSY;
+		goto out;
+	}
+	if (!on_load && (!mod || mod == THIS_MODULE || mod->state != MODULE_STATE_LIVE)) {
+		pr_warn("isolate %s: %s\n", name, !mod ? "no such module" : mod == THIS_MODULE ? "that is the agent" :
+			"module is not live");
+		err = !mod ? -ENOENT : mod == THIS_MODULE ? -EINVAL : -EBUSY;
+		goto out;
+	}
+	if (fresh)
+		w = watch_new(name);
+	if (!w) {
+		pr_warn("isolate %s: the agent knows %d modules already\n", name, WATCHES_MAX);
+		err = -ENOSPC;
+		goto out;
+	}
+	w->audit = opt->audit;
+	w->recover = opt->recover;
+	w->reload = opt->reload;
+	if (on_load) {
+		w->on_load = true;
+		w->state = WATCH_ARMED;
+		pr_info("armed %s: isolated from load, policy=%s recover=%d reload=%d\n", name,
+			opt->audit ? "audit" : "enforce", opt->recover, opt->reload);
+	} else {
+		err = create_domain(w, mod, false);
+		if (err && fresh)
+			w->in_use = false;
+	}
+out:
+	mutex_unlock(module_mutex_p);
+	return err;
+}
+
+static int release(const char *name)
+{
+	struct watch *w = watch_by_name(name);
+	int err = 0;
+
+	if (!w) {
+		pr_warn("release %s: not isolated\n", name);
+		return -ENOENT;
+	}
+	if (w->state == WATCH_RECOVERING) {
+		pr_warn("release %s: being recovered\n", name);
+		return -EBUSY;
+	}
+	if (w->domain)
+		err = release_domain(w->domain);
+	w->in_use = false;
+	return err;
+}
 
 /* ---- /proc/chariot ---- */
 
@@ -193,36 +378,65 @@ static char *next_word(char **cursor)
 	return word;
 }
 
+/* [enforce|audit] [recover=0|1] [reload=0|1]; recovery defaults to on for isolate-on-load in enforce mode, and
+ * to whether a reload was asked for otherwise. */
+static int parse_options(char **cursor, bool on_load, struct isolate_options *opt)
+{
+	int recover = -1, reload = 0;
+	bool policy_seen = false;
+	char *word;
+
+	opt->audit = false;
+	while ((word = next_word(cursor))) {
+		if (!policy_seen && (!strcmp(word, "enforce") || !strcmp(word, "audit"))) {
+			opt->audit = !strcmp(word, "audit");
+			policy_seen = true;
+		} else if (!strcmp(word, "recover=0") || !strcmp(word, "recover=1")) {
+			recover = word[8] - '0';
+		} else if (!strcmp(word, "reload=0") || !strcmp(word, "reload=1")) {
+			reload = word[7] - '0';
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (recover < 0)
+		recover = !opt->audit && (on_load || reload);
+	if ((recover && opt->audit) || (reload && !recover)) {
+		pr_warn("recovery (recover=1, reload=1) needs the enforce policy and recover=1\n");
+		return -EINVAL;
+	}
+	opt->recover = recover;
+	opt->reload = reload;
+	return 0;
+}
+
 static int run_command(char *line)
 {
-	char *verb = next_word(&line), *name = next_word(&line), *policy = next_word(&line);
-	bool audit = false;
-	struct domain *d;
+	char *verb = next_word(&line), *name = next_word(&line);
+	struct isolate_options opt;
+	bool on_load;
 	int err;
 
-	if (!verb || !name || next_word(&line))
+	if (!verb || !name)
 		goto usage;
-	if (!strcmp(verb, "isolate")) {
-		if (policy && !strcmp(policy, "audit"))
-			audit = true;
-		else if (policy && strcmp(policy, "enforce"))
+	if (!strcmp(verb, "isolate") || !strcmp(verb, "isolate-on-load")) {
+		on_load = !strcmp(verb, "isolate-on-load");
+		if (parse_options(&line, on_load, &opt))
 			goto usage;
 		mutex_lock(&agent_lock);
-		err = isolate(name, audit);
+		err = isolate(name, &opt, on_load);
 		mutex_unlock(&agent_lock);
 		return err;
 	}
-	if (!strcmp(verb, "release") && !policy) {
+	if (!strcmp(verb, "release") && !next_word(&line)) {
 		mutex_lock(&agent_lock);
-		d = domain_by_name(name);
-		err = d ? release(d) : -ENOENT;
+		err = release(name);
 		mutex_unlock(&agent_lock);
-		if (!d)
-			pr_warn("release %s: not isolated\n", name);
 		return err;
 	}
 usage:
-	pr_warn("usage: isolate <module> [enforce|audit] | release <module>\n");
+	pr_warn("usage: isolate|isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1] | release "
+		"<module>\n");
 	return -EINVAL;
 }
 
@@ -240,26 +454,37 @@ static ssize_t proc_write(struct file *file, const char __user *ubuf, size_t len
 	return err ? err : len;
 }
 
-static int proc_show(struct seq_file *m, void *v)
+static void show_watch(struct seq_file *m, const struct watch *w)
 {
 	unsigned long violations, allowed;
-	long status;
-	int i;
+	const struct domain *d = w->domain;
+
+	if (d) {
+		seq_printf(m, "domain=%lu module=%s policy=%s intervals=%u", d->hv_id, w->name,
+			   w->audit ? "audit" : "enforce", READ_ONCE(d->intervals));
+		if (hypercall(CHARIOT_HC_DOMAIN_STATS, d->hv_id, 0, 0, 0, &violations, &allowed))
+			seq_puts(m, " violations=? allowed=?");
+		else
+			seq_printf(m, " violations=%lu allowed=%lu", violations, allowed);
+	} else {
+		seq_printf(m, "domain=none module=%s policy=%s", w->name, w->audit ? "audit" : "enforce");
+	}
+	seq_printf(m, " state=%s recover=%d reload=%d on_load=%d faults=%u recoveries=%u notified=%lu",
+		   watch_state_name(w->state), w->recover, w->reload, w->on_load, w->faults, w->recoveries,
+		   w->notified);
+	if (w->reason[0])
+		seq_printf(m, " reason=%s", w->reason);
+	seq_putc(m, '\n');
+}
+
+static int proc_show(struct seq_file *m, void *v)
+{
+	const struct watch *w;
 
 	mutex_lock(&agent_lock);
-	for (i = 0; i < CHARIOT_MAX_DOMAINS; i++) {
-		struct domain *d = &domains[i];
-
-		if (!d->in_use)
-			continue;
-		seq_printf(m, "domain=%lu module=%s policy=%s intervals=%u", d->hv_id, d->name,
-			   d->audit ? "audit" : "enforce", READ_ONCE(d->intervals));
-		status = hypercall(CHARIOT_HC_DOMAIN_STATS, d->hv_id, 0, 0, 0, &violations, &allowed);
-		if (status)
-			seq_printf(m, " violations=? allowed=? stats_status=%ld\n", status);
-		else
-			seq_printf(m, " violations=%lu allowed=%lu\n", violations, allowed);
-	}
+	for (w = watches; w < watches + WATCHES_MAX; w++)
+		if (w->in_use)
+			show_watch(m, w);
 	mutex_unlock(&agent_lock);
 	return 0;
 }
@@ -279,9 +504,8 @@ static const struct proc_ops chariot_proc_ops = {
 
 /* ---- load / unload ---- */
 
-static int resolve_kernel_symbols(void)
+static int resolve_kernel_symbols(unsigned long (**lookup)(const char *name))
 {
-	unsigned long (*lookup)(const char *name);
 	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
 	int err = register_kprobe(&kp);
 
@@ -289,10 +513,10 @@ static int resolve_kernel_symbols(void)
 		pr_err("cannot locate kallsyms_lookup_name (kprobe: %d)\n", err);
 		return err;
 	}
-	lookup = (void *)kp.addr;
+	*lookup = (void *)kp.addr;
 	unregister_kprobe(&kp);
-	module_mutex_p = (struct mutex *)lookup("module_mutex");
-	find_module_p = (void *)lookup("find_module");
+	module_mutex_p = (struct mutex *)(*lookup)("module_mutex");
+	find_module_p = (void *)(*lookup)("find_module");
 	if (!module_mutex_p || !find_module_p) {
 		pr_err("kernel symbols missing:%s%s\n", module_mutex_p ? "" : " module_mutex",
 		       find_module_p ? "" : " find_module");
@@ -303,6 +527,7 @@ static int resolve_kernel_symbols(void)
 
 static int __init chariot_agent_init(void)
 {
+	unsigned long (*lookup)(const char *name);
 	unsigned long version;
 	long status;
 	int err;
@@ -320,7 +545,7 @@ static int __init chariot_agent_init(void)
 		pr_err("ChariotHV speaks ABI %lu, this agent %d: not loading\n", version, CHARIOT_ABI_VERSION);
 		return -ENODEV;
 	}
-	err = resolve_kernel_symbols();
+	err = resolve_kernel_symbols(&lookup);
 	if (err)
 		return err;
 
@@ -331,14 +556,19 @@ static int __init chariot_agent_init(void)
 	err = register_module_notifier(&module_notifier);
 	if (err)
 		goto fail_probes;
+	err = notify_start(lookup);
+	if (err)
+		goto fail_notifier;
 	proc_entry = proc_create("chariot", 0600, NULL, &chariot_proc_ops);
 	if (!proc_entry) {
 		err = -ENOMEM;
-		goto fail_notifier;
+		goto fail_notify;
 	}
 	pr_info("ChariotHV ABI %lu: ready, commands in /proc/chariot\n", version);
 	return 0;
 
+fail_notify:
+	notify_stop();
 fail_notifier:
 	unregister_module_notifier(&module_notifier);
 fail_probes:
@@ -346,16 +576,19 @@ fail_probes:
 	return err;
 }
 
+/* Commands stop first, then notifications (finishing the recoveries under way, which need the module notifier),
+ * then module notifications; every domain left is released. */
 static void __exit chariot_agent_exit(void)
 {
-	int i;
+	struct domain *d;
 
 	proc_remove(proc_entry);
+	notify_stop();
 	unregister_module_notifier(&module_notifier);
 	mutex_lock(&agent_lock);
-	for (i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-		if (domains[i].in_use)
-			release(&domains[i]);
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use)
+			release_domain(d);
 	mutex_unlock(&agent_lock);
 	unregister_heap_probes();
 	pr_info("unloaded\n");
