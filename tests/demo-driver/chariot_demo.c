@@ -10,11 +10,15 @@
  * command's outcome: `cmd=<cmd> changed=<yes|no>`, changed meaning every write of the command took effect.
  * Each write stores the old value XOR a mask, so it always changes the target when it is let through.
  *
- * Commands (all objects are allocated by the command itself, i.e. after the demo was isolated: the agent only
- * authorizes allocations it sees):
+ * Commands (except load_state, all objects are allocated by the command itself, i.e. after the demo was isolated:
+ * the agent only authorizes allocations it sees):
  *   legal         its own objects, one through each way the agent learns about heap memory: kmalloc(64)
  *                 (kmalloc_trace), kstrdup (__kmalloc_node_track_caller, attributed to kstrdup's caller) and
  *                 kmem_cache_alloc from its own cache; and its own static variable. Allowed in every policy.
+ *   load_state    its own objects allocated at load, as a real driver's device state: one kmalloc'd by its init
+ *                 function (init text) and one by demo_probe (core text, called by init the way a bus calls a
+ *                 probe; it also initializes it). Legal when it is isolated from load (the agent's
+ *                 isolate-on-load); isolated only after its init, they are memory it obtained unseen: violations.
  *   oob           8 bytes just past its own kmalloc(64) object: the first 8 bytes of whatever follows in the
  *                 kmalloc-64 slab (someone else's object or a free one, whose free pointer SLUB keeps at offset
  *                 32, not 0) or of the next page. Never the demo's: it holds no other object then. The old value
@@ -27,6 +31,9 @@
  *                 direct-map page, so an unprotected kernel survives; /proc/chariot_victim shows the damage)
  *   stale_page    chariot_victim's code kstrdup()s a string (the kernel has just written that object's page),
  *                 then the demo immediately writes into that object, which is not its own
+ * and two that write nothing themselves:
+ *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
+ *                 and cannot be unloaded (the agent's recovery must then report that it failed)
  */
 #include <linux/irqflags.h>
 #include <linux/module.h>
@@ -48,6 +55,8 @@
 
 static u64 demo_static = 0x0123456789abcdefULL;
 static struct kmem_cache *demo_cache;
+static u64 *init_object, *probe_object; /* allocated at load: by demo_init, by demo_probe */
+static bool pinned;
 static char last_result[64] = "cmd=none\n";
 
 static void report(const char *cmd, const char *what, const void *target, u64 before, u64 after)
@@ -96,6 +105,13 @@ static int do_legal(const char *cmd, bool *changed)
 	if (cache_obj)
 		kmem_cache_free(demo_cache, cache_obj);
 	return err;
+}
+
+static int do_load_state(const char *cmd, bool *changed)
+{
+	*changed = poke_u64(cmd, "own-object-from-init", init_object);
+	*changed &= poke_u64(cmd, "own-object-from-probe", probe_object);
+	return 0;
 }
 
 static int do_oob(const char *cmd, bool *changed)
@@ -160,17 +176,39 @@ static int do_stale_page(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int do_pin(const char *cmd, bool *changed)
+{
+	if (pinned || !try_module_get(THIS_MODULE))
+		return -EBUSY;
+	pinned = true;
+	*changed = true;
+	return 0;
+}
+
+static int do_unpin(const char *cmd, bool *changed)
+{
+	if (!pinned)
+		return -EINVAL;
+	module_put(THIS_MODULE);
+	pinned = false;
+	*changed = true;
+	return 0;
+}
+
 static const struct demo_command {
 	const char *name;
 	int (*run)(const char *cmd, bool *changed);
 } demo_commands[] = {
 	{ "legal", do_legal },
+	{ "load_state", do_load_state },
 	{ "oob", do_oob },
 	{ "kernel_data", do_kernel_data },
 	{ "other_module", do_other_module },
 	{ "use_after_free", do_use_after_free },
 	{ "wild", do_wild },
 	{ "stale_page", do_stale_page },
+	{ "pin", do_pin },
+	{ "unpin", do_unpin },
 };
 
 static ssize_t demo_write(struct file *file, const char __user *ubuf, size_t len, loff_t *off)
@@ -219,22 +257,45 @@ static const struct proc_ops demo_proc_ops = {
 	.proc_write = demo_write,
 };
 
+/* Core text, not __init: what a PCI or USB probe is. Its store into the new object is the driver's own write. */
+static noinline int demo_probe(void)
+{
+	probe_object = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	if (!probe_object)
+		return -ENOMEM;
+	WRITE_ONCE(*probe_object, DEMO_FLIP_U64);
+	return 0;
+}
+
+static void demo_free_load_state(void)
+{
+	kfree(probe_object);
+	kfree(init_object);
+}
+
 static int __init demo_init(void)
 {
+	init_object = kzalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	if (!init_object || demo_probe())
+		goto fail;
 	demo_cache = kmem_cache_create("chariot_demo", DEMO_CACHE_OBJECT_SIZE, 0, 0, NULL);
 	if (!demo_cache)
-		return -ENOMEM;
+		goto fail;
 	if (!proc_create("chariot_demo", 0600, NULL, &demo_proc_ops)) {
 		kmem_cache_destroy(demo_cache);
-		return -ENOMEM;
+		goto fail;
 	}
 	return 0;
+fail:
+	demo_free_load_state();
+	return -ENOMEM;
 }
 
 static void __exit demo_exit(void)
 {
 	remove_proc_entry("chariot_demo", NULL);
 	kmem_cache_destroy(demo_cache);
+	demo_free_load_state();
 }
 
 module_init(demo_init);
