@@ -3,10 +3,14 @@
 # driver chariot_demo, which then makes one legal and six kinds of illegal writes on command; chariot_victim owns
 # memory that some of them hit (see tests/demo-driver/chariot_demo.c for what each command writes where).
 #
-# Scenario: `isolation=none|enforce|audit` on the kernel command line (default none).
+# Scenario: `isolation=none|enforce|audit|recover` on the kernel command line (default none).
 #   none     the demo runs unisolated: every write takes effect (the corruption is shown)
 #   enforce  `isolate chariot_demo enforce`: the illegal writes are skipped, only `legal` changes anything
 #   audit    `isolate chariot_demo audit`: every write takes effect, the illegal ones are counted as violations
+#   recover  `isolate-on-load chariot_demo enforce reload=1` before it loads: what it allocates at load is its own
+#            (`load_state`). An illegal write is skipped and reported to the agent, which recovers the demo: pinned
+#            (in use), it cannot be unloaded (state=failed, still isolated); unpinned, it is unloaded and reloaded
+#            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -14,13 +18,15 @@
 # `W: WORKLOAD-END result=PASS|FAIL fails=N`. A failure is a step that errored (insmod, a write to /proc) or a
 # write whose outcome differs from the scenario's expectation. `W: ` lines are deterministic for a scenario;
 # `I: ` lines are informational (whether the agent loaded differs between bare Bochs and the hypervisor, and the
-# agent's own kernel messages carry timestamps).
+# agent's own kernel messages carry timestamps); `T: ` lines carry timings (recover: how long each recovery took).
 
 MODDIR=/lib/chariot
 COMMANDS="legal oob kernel_data other_module use_after_free wild stale_page legal"
 # Illegal stores the commands above make: oob 2 (the write and its undo), kernel_data, other_module,
 # use_after_free, wild and stale_page 1 each. The hypervisor must count at least these as violations.
 ILLEGAL_STORES=7
+# recover: how many times to poll /proc/chariot, 0.1 s apart, for a recovery to end
+RECOVERY_POLLS=300
 
 # say LINE: print LINE and wait until the serial line has sent it, so that the kernel messages of the next step
 # (DEMO: lines, printed straight to the UART) cannot land in the middle of it (busybox stty sets the terminal
@@ -54,9 +60,9 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 case $scenario in
-    none | enforce | audit) ;;
+    none | enforce | audit | recover) ;;
     *)
-        fail "unknown isolation=$scenario (none, enforce or audit)"
+        fail "unknown isolation=$scenario (none, enforce, audit or recover)"
         scenario=none
         ;;
 esac
@@ -74,6 +80,15 @@ else
     say "I: agent not loaded: $out"
     [ "$scenario" = none ] || fail "the agent did not load (isolation=$scenario needs the hypervisor): $out"
 fi
+# recover: armed before the demo loads, so its domain exists before its init runs
+if [ "$scenario" = recover ] && [ "$agent" = yes ]; then
+    if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1"; then
+        say "W: isolate-on-load chariot_demo enforce reload=1 ok"
+        say "W: chariot $(cat /proc/chariot)"
+    else
+        fail "isolate-on-load chariot_demo enforce reload=1: $out"
+    fi
+fi
 demo=yes
 for mod in chariot_victim chariot_demo; do
     if out=$(insmod "$MODDIR/$mod.ko" 2>&1); then
@@ -86,7 +101,7 @@ done
 [ "$demo" = yes ] && say "W: victim $(cat /proc/chariot_victim)"
 
 isolated=no
-if [ "$scenario" != none ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
+if { [ "$scenario" = enforce ] || [ "$scenario" = audit ]; } && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     if proc_write /proc/chariot "isolate chariot_demo $scenario"; then
         isolated=yes
         say "W: isolate chariot_demo policy=$scenario ok"
@@ -105,27 +120,138 @@ if [ "$scenario" != none ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     fi
 fi
 
+# run_demo CMD EXPECTED: one demo command; its outcome (and what user space sees of its target) must be EXPECTED
+run_demo() {
+    if ! proc_write /proc/chariot_demo "$1"; then
+        fail "demo $1: $out"
+        return
+    fi
+    result=$(cat /proc/chariot_demo)
+    changed=${result##*changed=}
+    seen=
+    case $1 in
+        kernel_data) seen=" hostname=$(uname -n)" ;;
+        other_module | wild | stale_page) seen=" victim $(cat /proc/chariot_victim)" ;;
+    esac
+    if [ "$changed" = "$2" ]; then
+        say "W: demo $1 changed=$changed$seen"
+    else
+        fail "demo $1 changed=$changed expected=$2$seen"
+    fi
+}
+
 # Without the isolation the scenario asks for, the illegal writes would corrupt the kernel for nothing.
 if [ "$demo" = yes ] && { [ "$scenario" = none ] || [ "$isolated" = yes ]; }; then
     for cmd in $COMMANDS; do
-        if ! proc_write /proc/chariot_demo "$cmd"; then
-            fail "demo $cmd: $out"
-            continue
-        fi
-        result=$(cat /proc/chariot_demo)
-        changed=${result##*changed=}
-        seen=
-        case $cmd in
-            kernel_data) seen=" hostname=$(uname -n)" ;;
-            other_module | wild | stale_page) seen=" victim $(cat /proc/chariot_victim)" ;;
+        run_demo "$cmd" "$(expected_change "$cmd")"
+    done
+fi
+
+# demo_watch: chariot_demo's line in /proc/chariot, into $line
+demo_watch() {
+    line=$(grep 'module=chariot_demo ' /proc/chariot)
+}
+
+# fault CMD STATE: the demo makes the illegal write CMD; the hypervisor skips it and notifies the agent, whose
+# recovery must bring chariot_demo's watch to STATE within RECOVERY_POLLS polls ($line: the watch at the end).
+# Nothing is printed meanwhile: the recovery's console messages cannot split a W: line.
+fault() {
+    start=$(/bin/tsc)
+    proc_write /proc/chariot_demo "$1" || fail "demo $1: $out"
+    polls=0
+    demo_watch
+    while [ "$polls" -lt "$RECOVERY_POLLS" ]; do
+        case " $line " in
+            *" state=$2 "*) break ;;
         esac
-        expected=$(expected_change "$cmd")
-        if [ "$changed" = "$expected" ]; then
-            say "W: demo $cmd changed=$changed$seen"
+        usleep 100000
+        polls=$((polls + 1))
+        demo_watch
+    done
+    say "T: recover fault=$1 state=$2 polls=$polls tsc_delta=$(($(/bin/tsc) - start))"
+    case " $line " in
+        *" state=$2 "*) return 0 ;;
+    esac
+    fail "demo $1: no state=$2 after $RECOVERY_POLLS polls: $line"
+    return 1
+}
+
+# expect_watch FIELD...: chariot_demo's watch ($line) has every FIELD (key=value)
+expect_watch() {
+    for field in "$@"; do
+        case " $line " in
+            *" $field "*) ;;
+            *) fail "expected $field in: $line" ;;
+        esac
+    done
+}
+
+demo_loaded() {
+    grep -q '^chariot_demo ' /proc/modules
+}
+
+if [ "$scenario" = recover ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
+    demo_watch
+    say "W: chariot $line"
+    expect_watch state=running faults=0 recoveries=0 on_load=1 reload=1 recover=1
+    for bad in "isolate-on-load chariot_demo enforce" "isolate-on-load chariot_victim enforce" \
+        "isolate-on-load chariot_demo audit reload=1" "isolate chariot_demo enforce reload=1 recover=0"; do
+        if proc_write /proc/chariot "$bad"; then
+            fail "the agent accepted '$bad'"
         else
-            fail "demo $cmd changed=$changed expected=$expected$seen"
+            say "W: refused '$bad'"
         fi
     done
+    # isolated from load: what its init and probe allocated is its own
+    run_demo legal yes
+    run_demo load_state yes
+    # a fault while the demo is in use: recovery cannot unload it and says why; the demo stays isolated
+    run_demo pin yes
+    if fault wild failed; then
+        say "W: demo wild skipped victim $(cat /proc/chariot_victim)"
+        grep -q 'page_sum=0x5a000 ' /proc/chariot_victim || fail "the wild write took effect"
+        say "W: chariot $line"
+        expect_watch domain=1 faults=1 recoveries=0 reason=in-use,refcount=1
+        if demo_loaded; then
+            say "W: chariot_demo still loaded"
+        else
+            fail "chariot_demo was unloaded although in use"
+        fi
+    fi
+    run_demo unpin yes
+    # the next fault: skipped, then the demo is unloaded, reloaded and isolated again
+    if fault kernel_data recovered; then
+        say "W: demo kernel_data skipped hostname=$(uname -n)"
+        [ "$(uname -n)" = "(none)" ] || fail "the kernel_data write took effect: hostname=$(uname -n)"
+        say "W: chariot $line"
+        expect_watch faults=2 recoveries=1
+        case $line in domain=none*) fail "recovered but not isolated: $line" ;; esac
+        if demo_loaded; then
+            say "W: chariot_demo reloaded"
+            run_demo legal yes
+            run_demo load_state yes
+        else
+            fail "state=recovered but chariot_demo is not loaded"
+        fi
+        # second fault after the reload: persistent, unloaded and not reloaded
+        if fault other_module persistent; then
+            say "W: demo other_module skipped victim $(cat /proc/chariot_victim)"
+            grep -q 'value=0x1111222233334444 ' /proc/chariot_victim || fail "the other_module write took effect"
+            say "W: chariot $line"
+            expect_watch domain=none faults=3 recoveries=1
+            if demo_loaded; then
+                fail "chariot_demo was reloaded after a persistent fault"
+            else
+                say "W: chariot_demo not reloaded"
+            fi
+        fi
+    fi
+    if proc_write /proc/chariot "release chariot_demo"; then
+        say "W: release chariot_demo ok"
+    else
+        fail "release chariot_demo: $out"
+    fi
+    [ -z "$(cat /proc/chariot)" ] || fail "a watch is left after release: $(cat /proc/chariot)"
 fi
 
 if [ "$isolated" = yes ]; then
@@ -161,14 +287,14 @@ if [ "$isolated" = yes ]; then
     unload chariot_victim
 else
     if [ "$demo" = yes ]; then
-        unload chariot_demo
+        demo_loaded && unload chariot_demo
         unload chariot_victim
     fi
     if [ "$agent" = yes ]; then
         out=$(rmmod chariot_agent 2>&1) || fail "rmmod chariot_agent: $out"
     fi
 fi
-dmesg | grep 'chariot_agent:' | sed 's/^/I: /'
+dmesg | grep 'chariot_agent:\|CHARIOT:' | sed 's/^/I: /'
 
 result=PASS
 [ "$fails" -eq 0 ] || result=FAIL
