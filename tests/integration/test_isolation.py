@@ -1,8 +1,10 @@
-"""Driver isolation (issue 4), first slice: the guest agent isolates the demo driver, whose illegal writes (out of
-bounds, kernel data, another module, use after free, a wild pointer, a page the kernel wrote a moment before) are
-detected, logged with module+offset, and skipped in enforce mode or let through and logged in audit mode; without
-isolation the same writes visibly corrupt the guest."""
+"""Driver isolation (issue 4): the guest agent isolates the demo driver, whose illegal writes (out of bounds, kernel
+data, another module, use after free, a wild pointer, a page the kernel wrote a moment before) are detected, logged
+with module+offset, and skipped in enforce mode or let through and logged in audit mode; without isolation the same
+writes visibly corrupt the guest. Each violation is notified to the agent (vector 0xf7), which in the recover
+scenario unloads the faulty demo and reloads it once, isolated from load, and gives up on a persistent fault."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -104,3 +106,95 @@ def test_without_isolation_the_same_writes_corrupt_the_guest():
     # the kernel_data write really reached the kernel: user space sees a different hostname
     assert any(l.startswith("W: demo kernel_data ") and "Xnone" in l for l in w_lines(bare.guest_log)), \
         w_lines(bare.guest_log)
+
+
+@pytest.fixture(scope="module")
+def recover():
+    return hv_boot("recover")
+
+
+def in_order(lines, prefixes):
+    """The first line starting with each prefix, in that order; fails naming the first prefix not found."""
+    found, rest = [], list(lines)
+    for prefix in prefixes:
+        matches = [i for i, line in enumerate(rest) if line.startswith(prefix)]
+        assert matches, f"no {prefix!r} after {found[-1] if found else 'the start'!r}:\n" + "\n".join(lines)
+        found.append(rest[matches[0]])
+        rest = rest[matches[0] + 1:]
+    return found
+
+
+def test_violations_are_notified_to_the_agent(enforce, audit):
+    for run in (enforce, audit):
+        notify = hvlog.find(run.records, "isolation.notify")
+        assert [r["vector"] for r in notify] == ["0xf7", "0x0"], notify  # at agent load and unload
+        # every violation reached the agent: its count at the end equals the hypervisor's
+        final = [l for l in w_lines(run.guest_log) if l.startswith("W: chariot domain=1 ")][-1]
+        assert f" violations={ILLEGAL_STORES} " in final and f" notified={ILLEGAL_STORES}" in final, final
+        assert " state=running " in final and " faults=0 " in final  # isolated late: no recovery by default
+
+
+def test_recover_scenario_passes_in_order(recover):
+    log = recover.guest_log
+    assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
+    in_order(w_lines(log), [
+        "W: isolate-on-load chariot_demo enforce reload=1 ok",
+        "W: insmod chariot_demo ok",
+        "W: demo legal changed=yes",
+        "W: demo load_state changed=yes",  # what its init and probe allocated is its own: isolated from load
+        "W: demo pin changed=yes",
+        "W: demo wild skipped victim value=0x1111222233334444 page_sum=0x5a000 ",
+        "W: chariot_demo still loaded",
+        "W: demo unpin changed=yes",
+        "W: demo kernel_data skipped hostname=(none)",
+        "W: chariot_demo reloaded",
+        "W: demo legal changed=yes",  # it works again after the reload
+        "W: demo load_state changed=yes",
+        "W: demo other_module skipped victim value=0x1111222233334444 ",
+        "W: chariot_demo not reloaded",
+        "W: release chariot_demo ok",
+    ])
+    watch = [l for l in w_lines(log) if l.startswith("W: chariot domain=")]
+    states = [re.search(r" state=(\w+) ", l).group(1) for l in watch]
+    assert states == ["armed", "running", "failed", "recovered", "persistent"], watch
+    assert " reason=in-use,refcount=1" in watch[2] and watch[2].startswith("W: chariot domain=1 ")
+    assert watch[3].startswith("W: chariot domain=2 ") and " faults=2 recoveries=1 " in watch[3]
+    assert watch[4].startswith("W: chariot domain=none ") and " faults=3 recoveries=1 " in watch[4]
+
+
+def test_recover_prints_every_step_on_the_console(recover):
+    # the console lines themselves, not the workload's dmesg copy (I: lines)
+    steps = re.findall(r"^\[[ 0-9.]+\] CHARIOT: recovery module=chariot_demo step=(\w+) result=(\S+)(.*)$",
+                       recover.guest_log, re.M)
+    assert [(step, result) for step, result, _ in steps] == [
+        ("detect", "ok"), ("unload", "failed"), ("end", "failed"),  # pinned: in use
+        ("detect", "ok"), ("unload", "ok"), ("release", "ok"), ("isolate", "ok"), ("reload", "ok"), ("end", "ok"),
+        ("detect", "ok"), ("unload", "ok"), ("release", "ok"), ("reload", "skipped"), ("end", "ok"),
+    ], steps
+    ends = [rest for step, _, rest in steps if step == "end"]
+    assert "recovery=failed" in ends[0] and "reason=in-use,refcount=1" in ends[0]
+    assert "recovery=recovered faults=2 recoveries=1" in ends[1]
+    assert "recovery=persistent faults=3 recoveries=1" in ends[2]
+
+
+def test_recover_hypervisor_records(recover):
+    records = recover.records
+    assert [r["vector"] for r in hvlog.find(records, "isolation.notify")] == ["0xf7", "0x0"]
+    created = hvlog.find(records, "isolation.domain_created", module="chariot_demo", policy="enforce")
+    destroyed = hvlog.find(records, "isolation.domain_destroyed", module="chariot_demo")
+    assert [r["domain"] for r in created] == ["1", "2"], created
+    assert [(r["domain"], r["violations"]) for r in destroyed] == [("1", "2"), ("2", "1")], destroyed
+    # the reload's domain exists only after the first one was destroyed
+    assert int(destroyed[0]["ts"]) < int(created[1]["ts"]) < int(destroyed[1]["ts"])
+    denied = hvlog.find(records, "isolation.write", verdict="denied")
+    assert [(r["domain"], r["action"]) for r in denied] == [("1", "skip"), ("1", "skip"), ("2", "skip")], denied
+    assert all(r["rip"].startswith("chariot_demo+0x") for r in denied)
+    # wild (the victim's page), kernel_data (the hostname), other_module (the victim's variable)
+    assert [int(r["size"]) for r in denied] == [8, 1, 8]
+
+
+def test_recover_guest_and_hypervisor_carry_on(recover):
+    assert recover.status == "hv_shutdown" and recover.shutdown_reason == "guest powered off"
+    assert not [r for r in recover.records if r["lvl"] in ("fatal", "error")]
+    for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:"):
+        assert bad not in recover.guest_log, bad
