@@ -71,24 +71,44 @@ def boot_linux(build, iso, name, expect):
     return r, t
 
 
-def bench_linux(build):
-    hv_run, hv = boot_linux(build, os.path.join(build, "hv-linux.iso"), "linux-hv", "guest powered off")
-    _, bare = boot_linux(build, os.path.join(build, "linux-bare.iso"), "linux-bare", "bochs-exit")
+def bench_linux(build, runs):
+    """Medians over `runs` pairs of boots: fork/exec scheduling varies between runs (and so do fills and exits)."""
+    pairs = []
+    for i in range(runs):
+        hv_run, hv = boot_linux(build, os.path.join(build, "hv-linux.iso"), f"linux-hv-{i}", "guest powered off")
+        _, bare = boot_linux(build, os.path.join(build, "linux-bare.iso"), f"linux-bare-{i}", "bochs-exit")
+        pairs.append((hv_run, hv, bare))
+
+    def spread(values):
+        return {"median": int(statistics.median(values)), "min": min(values), "max": max(values)}
+
+    def ratio(key):
+        return spread([hv[key] / bare[key] for _, hv, bare in pairs]) | {
+            "median": round(statistics.median(hv[key] / bare[key] for _, hv, bare in pairs), 3)}
+
+    init_ratio, workload_ratio = ratio("init_tsc"), ratio("workload_tsc")
+    for r in (init_ratio, workload_ratio):
+        r["min"], r["max"] = round(r["min"], 3), round(r["max"], 3)
+    median_run = sorted(pairs, key=lambda p: p[1]["workload_tsc"])[len(pairs) // 2]
+    hv_run, hv, bare = median_run
     recs = hvlog.records(hv_run.hv_log, strict=False)
-    counts = {k: int(v) for k, v in hvlog.find(recs, "hv.exit_counts")[0].items() if k not in ("ts", "lvl", "ev")}
-    cycles = {k: int(v) for k, v in hvlog.find(recs, "hv.exit_counts_cycles")[0].items()
-              if k not in ("ts", "lvl", "ev")}
+    fields = lambda ev: {k: v for k, v in hvlog.find(recs, ev)[0].items() if k not in ("ts", "lvl", "ev")}
+    counts = {k: int(v) for k, v in fields("hv.exit_counts").items()}
+    cycles = {k: int(v) for k, v in fields("hv.exit_counts_cycles").items()}
     guest_seconds = int(hvlog.find(recs, "hv.shutdown")[0]["ts"]) / GUEST_IPS
     exits = {reason: {"count": n, "per_guest_second": round(n / guest_seconds, 1),
                       "handler_cycles_per_exit": round(cycles.get(reason, 0) / n) if n else 0}
              for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])}
     return {
-        "init_tsc": {"hv": hv["init_tsc"], "bare": bare["init_tsc"], "ratio": round(hv["init_tsc"] / bare["init_tsc"], 3)},
-        "workload_tsc": {"hv": hv["workload_tsc"], "bare": bare["workload_tsc"],
-                         "ratio": round(hv["workload_tsc"] / bare["workload_tsc"], 3)},
-        "phase_ratios": {p: round(hv["phases"][p] / bare["phases"][p], 3) for p in bare["phases"] if p in hv["phases"]},
-        "exits": exits,
-        "mmu": {k: v for k, v in hvlog.find(recs, "mmu.summary")[0].items() if k not in ("ts", "lvl", "ev")},
+        "runs": runs,
+        "init_tsc": {"hv": spread([p[1]["init_tsc"] for p in pairs]), "bare": spread([p[2]["init_tsc"] for p in pairs]),
+                     "ratio": init_ratio},
+        "workload_tsc": {"hv": spread([p[1]["workload_tsc"] for p in pairs]),
+                         "bare": spread([p[2]["workload_tsc"] for p in pairs]), "ratio": workload_ratio},
+        "phase_ratios_median_run": {p: round(hv["phases"][p] / bare["phases"][p], 3)
+                                    for p in bare["phases"] if p in hv["phases"]},
+        "exits_median_run": exits,
+        "mmu_median_run": fields("mmu.summary"),
     }
 
 
@@ -139,13 +159,14 @@ def main():
         print(f"vmcall round trip: median {v['vmcall_roundtrip_cycles_median']} guest TSC cycles "
               f"(medians of {v['runs']} runs x {v['iterations_per_run']} calls: {v['per_run_medians']})")
     if args.only in (None, "linux"):
-        results["linux"] = l = bench_linux(args.build)
-        print(f"linux boot to /init: {l['init_tsc']['hv']} guest TSC under the hypervisor, {l['init_tsc']['bare']} bare"
-              f" -> ratio {l['init_tsc']['ratio']}")
-        print(f"linux basic workload: {l['workload_tsc']['hv']} vs {l['workload_tsc']['bare']} -> ratio "
-              f"{l['workload_tsc']['ratio']}; per phase: {l['phase_ratios']}")
-        print("exits by reason (count, per guest second, hypervisor cycles per exit):")
-        for reason, e in l["exits"].items():
+        results["linux"] = l = bench_linux(args.build, args.runs)
+        for key, what in (("init_tsc", "boot to /init"), ("workload_tsc", "basic workload")):
+            print(f"linux {what}: median {l[key]['hv']['median']} guest TSC under the hypervisor, "
+                  f"{l[key]['bare']['median']} bare; ratio median {l[key]['ratio']['median']} "
+                  f"(min {l[key]['ratio']['min']}, max {l[key]['ratio']['max']}, {l['runs']} runs)")
+        print(f"per phase (median run): {l['phase_ratios_median_run']}")
+        print("exits by reason in the median run (count, per guest second, hypervisor cycles per exit):")
+        for reason, e in l["exits_median_run"].items():
             print(f"  {reason:16} {e['count']:>9} {e['per_guest_second']:>10} {e['handler_cycles_per_exit']:>7}")
     if args.only in (None, "e1000"):
         results["e1000"] = e = bench_e1000(args.build)
