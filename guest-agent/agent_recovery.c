@@ -63,9 +63,10 @@ static void note_violations(unsigned long hv_id, unsigned long count)
 	}
 	w->notified += count;
 	if (!w->recover || w->state == WATCH_RECOVERING) {
-		printk(KERN_NOTICE "CHARIOT: violations module=%s domain=%lu count=%lu notified=%lu policy=%s "
-		       "action=%s\n", w->name, hv_id, count, w->notified, w->audit ? "audit" : "enforce",
-		       w->state == WATCH_RECOVERING ? "recovering" : "none");
+		/* rate-limited: a driver isolated late may fault on every write (audit) */
+		printk_ratelimited(KERN_NOTICE "CHARIOT: violations module=%s domain=%lu count=%lu notified=%lu "
+				   "policy=%s action=%s\n", w->name, hv_id, count, w->notified,
+				   w->audit ? "audit" : "enforce", w->state == WATCH_RECOVERING ? "recovering" : "none");
 		return;
 	}
 	w->state = WATCH_RECOVERING;
