@@ -58,6 +58,8 @@ static inline const char *chariot_hc_name(unsigned long nr)
 	case CHARIOT_HC_INTERVAL_ADD:    return "interval_add";
 	case CHARIOT_HC_INTERVAL_REMOVE: return "interval_remove";
 	case CHARIOT_HC_DOMAIN_STATS:    return "domain_stats";
+	case CHARIOT_HC_SET_NOTIFY:      return "set_notify";
+	case CHARIOT_HC_VIOLATION_NEXT:  return "violation_next";
 	default:                         return "unknown";
 	}
 }
