@@ -143,12 +143,14 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 			   (unsigned long)d->name, &id, NULL);
 	if (status)
 		return chariot_status_errno(status);
-	if (data_end > data_start) {
+	if (data_end > data_start)
 		status = hypercall(CHARIOT_HC_INTERVAL_ADD, id, data_start, data_end - data_start, 0, NULL, NULL);
-		if (status) {
-			hypercall(CHARIOT_HC_DOMAIN_DESTROY, id, 0, 0, 0, NULL, NULL);
-			return chariot_status_errno(status);
-		}
+	/* Its init code runs while it loads: checked like the rest of its code until the module is live. */
+	if (!status && init_end > init_start)
+		status = hypercall(CHARIOT_HC_DOMAIN_INIT_CODE, id, init_start, init_end - init_start, 0, NULL, NULL);
+	if (status) {
+		hypercall(CHARIOT_HC_DOMAIN_DESTROY, id, 0, 0, 0, NULL, NULL);
+		return chariot_status_errno(status);
 	}
 
 	spin_lock_irqsave(&state_lock, flags);
@@ -221,14 +223,24 @@ static int module_coming(struct module *mod)
 /* Its init ran (and its init text is about to be freed): allocations from there are no longer its own. */
 static void module_live(struct module *mod)
 {
-	unsigned long flags;
+	unsigned long flags, id = 0;
 	struct domain *d;
+	long status;
 
 	spin_lock_irqsave(&state_lock, flags);
-	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
-		if (d->in_use && d->mod == mod)
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++) {
+		if (d->in_use && d->mod == mod && d->init_end) {
 			d->init_start = d->init_end = 0;
+			id = d->hv_id;
+		}
+	}
 	spin_unlock_irqrestore(&state_lock, flags);
+	/* The kernel frees the init code after this notification: the hypervisor must forget it first. */
+	if (id) {
+		status = hypercall(CHARIOT_HC_DOMAIN_INIT_CODE, id, 0, 0, 0, NULL, NULL);
+		if (status)
+			pr_warn("domain %lu: forgetting the init code failed: status %ld\n", id, status);
+	}
 }
 
 /* An isolated module is unloading (its exit function has run, still isolated; or its load failed): its domain goes

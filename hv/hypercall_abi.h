@@ -28,6 +28,9 @@ enum chariot_hypercall {
                                      * violation, 0 for none */
     CHARIOT_HC_VIOLATION_NEXT = 8,  /* out: RBX = a domain with violations not yet reported (0: none), RCX = how
                                      * many; they count as reported from now on */
+    CHARIOT_HC_DOMAIN_INIT_CODE = 9, /* RBX = domain id, RCX = start, RDX = length of the driver's init code (run
+                                      * while the module loads, then freed): checked like its code; 0 length
+                                      * forgets it (before the kernel frees it) */
     CHARIOT_HC_COUNT
 };
 

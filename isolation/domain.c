@@ -20,12 +20,27 @@ static uint64_t next_domain_id = 1;
 static uint64_t view_switches;
 static uint8_t notify_vector; /* 0: the agent asked for no interrupt */
 
+static bool in_code(const struct domain *d, uint64_t linear)
+{
+    return (linear >= d->code_start && linear < d->code_end) || (linear >= d->init_start && linear < d->init_end);
+}
+
 struct domain *domain_of_code(uint64_t linear)
 {
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-        if (domains[i].used && linear >= domains[i].code_start && linear < domains[i].code_end)
+        if (domains[i].used && in_code(&domains[i], linear))
             return &domains[i];
     return NULL;
+}
+
+static bool overlaps_any_code(uint64_t start, uint64_t end)
+{
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++) {
+        const struct domain *d = &domains[i];
+        if (d->used && ((start < d->code_end && d->code_start < end) || (start < d->init_end && d->init_start < end)))
+            return true;
+    }
+    return false;
 }
 
 static struct domain *domain_of_view(const struct shadow_mmu *view)
@@ -65,7 +80,7 @@ static void kernel_view_rights(void *opaque, uint64_t page, struct shadow_rights
 static void driver_view_rights(void *opaque, uint64_t page, struct shadow_rights *r)
 {
     const struct domain *d = opaque;
-    if (page < d->code_start || page >= d->code_end)
+    if (!in_code(d, page))
         r->no_execute = true;
     if (r->writable && !domain_may_write(d, page, PAGE))
         r->writable = false;
@@ -161,9 +176,8 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
         return -HV_EFAULT;
     if (strnlen(name, sizeof(name)) == sizeof(name))
         return -HV_EINVAL;
-    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-        if (domains[i].used && code_start < domains[i].code_end && domains[i].code_start < code_end)
-            return -HV_EEXIST;
+    if (overlaps_any_code(code_start, code_end))
+        return -HV_EEXIST;
 
     struct domain *d = NULL;
     unsigned slot;
@@ -193,6 +207,28 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
     LOG_INFO("isolation.domain_created", "domain=%lu module=%s code=0x%lx-0x%lx policy=%s", d->id, d->name,
              code_start, code_end, flags & CHARIOT_DOMAIN_AUDIT ? "audit" : "enforce");
     a->out[0] = d->id;
+    return HV_OK;
+}
+
+long hc_domain_init_code(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    struct domain *d = domain_by_id(a->arg[0]);
+    uint64_t start = a->arg[1], len = a->arg[2];
+    if (!d)
+        return -HV_ENOENT;
+    d->init_start = d->init_end = 0;
+    if (len) {
+        if (!canonical_kernel_range(start, len) || len > DOMAIN_MAX_CODE_SIZE)
+            return -HV_ERANGE;
+        if (overlaps_any_code(start, start + len))
+            return -HV_EEXIST;
+        d->init_start = start;
+        d->init_end = start + len;
+    }
+    guest_paging_flush_all_views(); /* which code may run where has changed */
+    LOG_INFO("isolation.init_code", "domain=%lu module=%s init=0x%lx-0x%lx", d->id, d->name, d->init_start,
+             d->init_end);
     return HV_OK;
 }
 

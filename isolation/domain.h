@@ -36,6 +36,7 @@ long hc_interval_remove(struct vcpu *v, struct hypercall_args *a);
 long hc_domain_stats(struct vcpu *v, struct hypercall_args *a);
 long hc_set_notify(struct vcpu *v, struct hypercall_args *a);
 long hc_violation_next(struct vcpu *v, struct hypercall_args *a);
+long hc_domain_init_code(struct vcpu *v, struct hypercall_args *a);
 
 void isolation_log_summary(void);
 

@@ -11,6 +11,7 @@ struct domain {
     uint64_t id;
     char name[CHARIOT_DOMAIN_NAME_MAX];
     uint64_t code_start, code_end;
+    uint64_t init_start, init_end;  /* its init code while the module loads; empty otherwise */
     uint32_t flags;                 /* CHARIOT_DOMAIN_* */
     struct ivset intervals;         /* what the driver may write */
     struct shadow_mmu *view;        /* its driver view */

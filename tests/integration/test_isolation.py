@@ -198,3 +198,15 @@ def test_recover_guest_and_hypervisor_carry_on(recover):
     assert not [r for r in recover.records if r["lvl"] in ("fatal", "error")]
     for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:"):
         assert bad not in recover.guest_log, bad
+
+
+def test_init_code_is_checked_while_the_module_loads(recover):
+    # Isolated from load, the driver's init code counts as driver code until the module is live, then is forgotten
+    # before the kernel frees it: registered and cleared once per load.
+    records = hvlog.find(recover.records, "isolation.init_code", module="chariot_demo")
+    registered = [r for r in records if r["init"] != "0x0-0x0"]
+    cleared = [r for r in records if r["init"] == "0x0-0x0"]
+    assert len(registered) == 2 and len(cleared) == 2, records
+    for r in registered:
+        start, end = (int(x, 16) for x in r["init"].split("-"))
+        assert 0xffff800000000000 <= start < end
