@@ -2,6 +2,8 @@
  * Test-guest entry and its "guarded call" mechanism: run_guarded() runs a function in ring 0 or ring 3 and returns
  * -1 if it returned normally, or the vector of the first exception it raised (recorded in guard_fault_*).
  */
+#include "boot/exception_stubs.inc"
+
 #define KERNEL_CS 0x08
 #define USER_DS (0x18 | 3)
 #define USER_CS (0x20 | 3)
@@ -55,34 +57,7 @@ guard_return:
     popq %rbx
     ret
 
-.macro STUB vector, has_error
-exc_stub_\vector:
-    .if \has_error == 0
-    pushq $0
-    .endif
-    pushq $\vector
-    jmp exception_common
-.endm
-STUB 0,0
-STUB 1,0
-STUB 2,0
-STUB 3,0
-STUB 4,0
-STUB 5,0
-STUB 6,0
-STUB 7,0
-STUB 8,1
-STUB 9,0
-STUB 10,1
-STUB 11,1
-STUB 12,1
-STUB 13,1
-STUB 14,1
-STUB 15,0
-STUB 16,0
-STUB 17,1
-STUB 18,0
-STUB 19,0
+EXCEPTION_STUBS exception_common
 
 exception_common:
     movq 0(%rsp), %rax
@@ -105,12 +80,7 @@ exception_common:
     jmp 4b
 
     .section .rodata
-    .balign 8
-    .global exception_stub_table
-exception_stub_table:
-    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19
-    .quad exc_stub_\v
-    .endr
+    EXCEPTION_STUB_TABLE exception_stub_table
 
     .bss
     .balign 16

@@ -21,7 +21,7 @@
 
 extern long run_guarded(void (*fn)(void), int user, uint64_t user_stack);
 extern uint64_t guard_fault_vector, guard_fault_error, guard_fault_rip, guard_fault_cs;
-extern const uint64_t exception_stub_table[20];
+extern const uint64_t exception_stub_table[32];
 extern uint8_t kernel_stack_top[];
 extern void user_vmcall(void);
 extern const uint8_t user_vmcall_insn[];
@@ -99,7 +99,7 @@ struct __attribute__((packed)) table_ptr {
 
 static uint64_t gdt[7] __attribute__((aligned(16)));
 static struct tss64 tss __attribute__((aligned(16)));
-static struct gate idt[20] __attribute__((aligned(16)));
+static struct gate idt[32] __attribute__((aligned(16)));
 static uint64_t pml4[512] __attribute__((aligned(4096)));
 static uint64_t pdpt[512] __attribute__((aligned(4096)));
 static uint64_t pd[4][512] __attribute__((aligned(4096)));
@@ -116,7 +116,7 @@ static void setup_cpu(void)
     gdt[6] = tss_base >> 32;
     tss.rsp[0] = (uint64_t)kernel_stack_top;
     tss.iomap_base = sizeof(tss);
-    for (unsigned v = 0; v < 20; v++) {
+    for (unsigned v = 0; v < 32; v++) {
         uint64_t h = exception_stub_table[v];
         idt[v] = (struct gate){(uint16_t)h, KERNEL_CS, 0, 0x8e, (uint16_t)(h >> 16), (uint32_t)(h >> 32), 0};
     }
@@ -179,6 +179,16 @@ static void read_vmx_basic_msr(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x480));
+}
+
+/* XCR0 without x87 state is invalid: the hypervisor's own XSETBV faults and its exception table turns that into the
+ * guest's #GP. */
+static void xsetbv_invalid(void)
+{
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | (1ull << 18))); /* CR4.OSXSAVE */
+    __asm__ volatile("xsetbv" ::"a"(0), "d"(0), "c"(0));
 }
 
 static void execute_vmxon(void)
@@ -418,6 +428,7 @@ void testguest_main(const char *cmdline)
     step_forbidden("cr4_vmxe", set_cr4_vmxe);
     step_forbidden("rdmsr_vmx_basic", read_vmx_basic_msr);
     step_forbidden("vmxon", execute_vmxon);
+    step_forbidden("xsetbv_invalid", xsetbv_invalid);
     step_io();
     step_bench(parse_bench_iterations(cmdline));
     const char *fuzz = cmdline_value(cmdline, "fuzz");

@@ -75,7 +75,8 @@ def test_ring3_vmcall_gets_ud_and_guest_survives(run):
 
 
 @pytest.mark.parametrize("name,vector,ev", [("cr4_vmxe", "13", "guest.cr_write"), ("rdmsr_vmx_basic", "13", "guest.rdmsr"),
-                                            ("vmxon", "6", "guest.vmx_instruction")])
+                                            ("vmxon", "6", "guest.vmx_instruction"),
+                                            ("xsetbv_invalid", "13", "guest.xsetbv")])
 def test_vmx_stays_hidden(run, name, vector, ev):
     assert field(guest_line(run, f"TG: forbidden {name}"), "vector") == vector
     assert hvlog.find(run.records, ev)
