@@ -91,11 +91,8 @@ int guest_load_linux(struct vcpu *v, const struct mb2_info *mb, const struct mb2
     }
     memmove((void *)(uintptr_t)load, image + info.setup_size, info.kernel_size);
 
-    static struct e820_entry e820[E820_MAX_ENTRIES];
-    const struct mem_range holes[] = {image_range, pool_range};
-    int e820_count = e820_build(mb->mmap, mb->mmap_count, holes, ARRAY_SIZE(holes), e820, E820_MAX_ENTRIES);
-    if (e820_count < 0)
-        return linux_refuse("guest memory map has too many entries", mb->mmap_count);
+    int e820_count;
+    const struct e820_entry *e820 = guest_memory_map(&e820_count);
     for (int i = 0; i < e820_count; i++)
         LOG_DEBUG("guest.e820", "addr=0x%lx size=0x%lx type=%u", e820[i].addr, e820[i].size, e820[i].type);
 

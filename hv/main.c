@@ -147,7 +147,10 @@ void hv_main(uint32_t magic, uint64_t info_pa)
         hv_shutdown("VMX unavailable");
     io_intercepts_init();
     msr_intercepts_init();
-    guest_memory_init(&boot_info);
+    if (guest_memory_init(&boot_info) != HV_OK) {
+        LOG_FATAL("boot.mmap_too_large", "entries=%zu reason=\"the guest memory map does not fit\"", boot_info.mmap_count);
+        hv_shutdown("guest memory map too large");
+    }
     load_guest(v, &boot_info, &opt);
     if (!guest_paging_init(v, vmread(VMCS_GUEST_CR3)))
         hv_shutdown("no memory for shadow paging");
