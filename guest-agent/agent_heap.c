@@ -12,7 +12,12 @@
 
 #include <linux/hashtable.h>
 #include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/netdevice.h>
+#include <linux/pci.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "agent.h"
 
@@ -22,7 +27,8 @@
 
 struct tracked_object {
 	struct hlist_node node; /* in `tracked` while live, in `free_objects` otherwise */
-	unsigned long start, len;
+	unsigned long key;      /* what the free is called with: the object, mapping or buffer address */
+	unsigned long start, len; /* the interval: may differ from the key (page-rounded mappings, a net_device) */
 	struct domain *domain;
 };
 
@@ -55,12 +61,12 @@ static struct domain *domain_by_text(unsigned long addr)
 	return NULL;
 }
 
-static struct tracked_object *find_tracked(unsigned long start)
+static struct tracked_object *find_tracked(unsigned long key)
 {
 	struct tracked_object *t;
 
-	hash_for_each_possible(tracked, t, node, start)
-		if (t->start == start)
+	hash_for_each_possible(tracked, t, node, key)
+		if (t->key == key)
 			return t;
 	return NULL;
 }
@@ -73,9 +79,9 @@ static void untrack_object(struct tracked_object *t)
 	hlist_add_head(&t->node, &free_objects);
 }
 
-static void track_object(struct domain *d, unsigned long start, unsigned long len)
+static void track_range(struct domain *d, unsigned long key, unsigned long start, unsigned long len)
 {
-	struct tracked_object *t = find_tracked(start);
+	struct tracked_object *t = find_tracked(key);
 
 	/* Still tracked: it was freed through a path without a probe (e.g. kfree_bulk). Drop the stale interval. */
 	if (t)
@@ -89,23 +95,31 @@ static void track_object(struct domain *d, unsigned long start, unsigned long le
 		return;
 	t = hlist_entry(free_objects.first, struct tracked_object, node);
 	hlist_del(&t->node);
+	t->key = key;
 	t->start = start;
 	t->len = len;
 	t->domain = d;
-	hash_add(tracked, &t->node, start);
+	hash_add(tracked, &t->node, key);
 	d->intervals++;
 }
 
-/* ---- heap probes ---- */
 
+static void object_freed(unsigned long start);
+
+/* ---- allocation probes ---- */
+
+/* What a return handler needs from the entry: who called, and what the call's arguments said about the extent. */
 struct alloc_call {
 	struct domain *domain;
 	unsigned int generation;
 	struct kmem_cache *cache; /* kmem_cache_alloc*: the cache, whose object size bounds the interval */
+	unsigned long size;       /* the size argument (vmalloc, ioremap, DMA, net_device private area) */
+	unsigned long offset;     /* ioremap: the physical address's offset in its page */
 };
 
 /* Returns 0 (keep the return probe) only for allocations made by an isolated driver. */
-static int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache)
+static int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache,
+		       unsigned long size, unsigned long offset)
 {
 	struct alloc_call *call = (struct alloc_call *)ri->data;
 	struct domain *d;
@@ -119,6 +133,8 @@ static int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, stru
 		call->domain = d;
 		call->generation = d->generation;
 		call->cache = cache;
+		call->size = size;
+		call->offset = offset;
 	}
 	spin_unlock_irqrestore(&state_lock, flags);
 	return d ? 0 : 1;
@@ -130,41 +146,297 @@ static unsigned long entry_return_address(struct pt_regs *regs)
 	return *(unsigned long *)regs->sp;
 }
 
+/* The n-th (from 7) stack argument at function entry. */
+static unsigned long entry_stack_arg(struct pt_regs *regs, int n)
+{
+	return ((unsigned long *)regs->sp)[n - 6];
+}
+
 static int kmalloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return alloc_entry(ri, entry_return_address(regs), NULL);
+	return alloc_entry(ri, entry_return_address(regs), NULL, 0, 0);
 }
 
 /* __kmalloc_node_track_caller(size, flags, node, caller): the 4th argument names the real caller. */
 static int kmalloc_track_caller_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return alloc_entry(ri, regs->cx, NULL);
+	return alloc_entry(ri, regs->cx, NULL, 0, 0);
 }
 
 /* kmem_cache_alloc*(cache, ...) */
 static int cache_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return alloc_entry(ri, entry_return_address(regs), (struct kmem_cache *)regs->di);
+	return alloc_entry(ri, entry_return_address(regs), (struct kmem_cache *)regs->di, 0, 0);
+}
+
+/* Adds the interval if the allocating domain is still the one the entry saw. */
+static void track_for_call(struct alloc_call *call, unsigned long key, unsigned long start, unsigned long len)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&state_lock, flags);
+	if (call->domain->in_use && call->domain->generation == call->generation && len)
+		track_range(call->domain, key, start, len);
+	spin_unlock_irqrestore(&state_lock, flags);
 }
 
 static int alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct alloc_call *call = (struct alloc_call *)ri->data;
 	void *obj = (void *)regs_return_value(regs);
-	unsigned long flags;
-	size_t len;
 
 	if (ZERO_OR_NULL_PTR(obj))
 		return 0;
 	/* ksize: the object's real extent, which the driver may legally use; a cache's objects may be followed by
 	 * slab metadata that ksize would include, so their size is the cache's object size. */
-	len = call->cache ? kmem_cache_size(call->cache) : ksize(obj);
+	track_for_call(call, (unsigned long)obj, (unsigned long)obj,
+		       call->cache ? kmem_cache_size(call->cache) : ksize(obj));
+	return 0;
+}
+
+/* ---- vmalloc, kvmalloc ---- */
+
+/* __vmalloc_node_range(size, align, start, end, gfp, prot, vm_flags, node, caller): vmalloc, vzalloc,
+ * __vmalloc_node and kvmalloc_node's vmalloc fallback all pass their own caller as `caller`. */
+static int vmalloc_range_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_stack_arg(regs, 9), NULL, regs->di, 0);
+}
+
+/* kvmalloc_node(size, flags, node): its kmalloc path calls __kmalloc_node from the kernel, not the driver. */
+static int sized_entry_di(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, regs->di, 0);
+}
+
+/* vmalloc maps whole pages (its guard page excluded). */
+static int vmalloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	void *obj = (void *)regs_return_value(regs);
+
+	if (ZERO_OR_NULL_PTR(obj))
+		return 0;
+	track_for_call(call, (unsigned long)obj, (unsigned long)obj,
+		       is_vmalloc_addr(obj) ? PAGE_ALIGN(call->size) : ksize(obj));
+	return 0;
+}
+
+/* ---- I/O mappings ---- */
+
+/* ioremap*(phys, size[, prot]) */
+static int ioremap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, regs->si, regs->di & ~PAGE_MASK);
+}
+
+/* devm_ioremap*(dev, offset, size) */
+static int devm_ioremap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, regs->dx, regs->si & ~PAGE_MASK);
+}
+
+/* pci_ioremap_bar(pdev, bar), pci_ioremap_wc_bar: the whole BAR. */
+static int pci_ioremap_bar_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct pci_dev *pdev = (struct pci_dev *)regs->di;
+	int bar = regs->si;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
+		return 1;
+	return alloc_entry(ri, entry_return_address(regs), NULL, pci_resource_len(pdev, bar),
+			   pci_resource_start(pdev, bar) & ~PAGE_MASK);
+}
+
+/* pci_iomap(pdev, bar, maxlen), pci_iomap_wc: maxlen 0 is the whole BAR (an I/O port BAR gives no mapping). */
+static int pci_iomap_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct pci_dev *pdev = (struct pci_dev *)regs->di;
+	int bar = regs->si;
+	unsigned long len, maxlen = regs->dx;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
+		return 1;
+	len = pci_resource_len(pdev, bar);
+	if (maxlen && maxlen < len)
+		len = maxlen;
+	return alloc_entry(ri, entry_return_address(regs), NULL, len, pci_resource_start(pdev, bar) & ~PAGE_MASK);
+}
+
+/* The mapping covers whole pages: [phys & PAGE_MASK, PAGE_ALIGN(phys + size)), returned at its offset. */
+static int ioremap_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	unsigned long addr = regs_return_value(regs), start;
+
+	if (!addr || IS_ERR_VALUE(addr) || !is_vmalloc_addr((void *)addr))
+		return 0;
+	start = addr & PAGE_MASK;
+	track_for_call(call, addr, start, PAGE_ALIGN(addr + call->size) - start);
+	return 0;
+}
+
+/* ---- DMA-coherent buffers ---- */
+
+/* dma_alloc_attrs(dev, size, dma_handle, gfp, attrs): the CPU address of whole pages. */
+static int dma_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, regs->si, 0);
+}
+
+static int dma_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	unsigned long addr = regs_return_value(regs);
+
+	if (addr)
+		track_for_call(call, addr, addr, PAGE_ALIGN(call->size));
+	return 0;
+}
+
+/* ---- net_device ---- */
+
+/* alloc_netdev_mqs(sizeof_priv, ...), alloc_etherdev_mqs(sizeof_priv, ...) */
+static int netdev_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, regs->di, 0);
+}
+
+/* The net_device and its private area; keyed by the allocation kvfree gets at release (dev - dev->padded). */
+static int netdev_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	struct net_device *dev = (struct net_device *)regs_return_value(regs);
+	unsigned long start, end;
+
+	if (!dev || IS_ERR(dev))
+		return 0;
+	start = (unsigned long)dev;
+	end = (unsigned long)netdev_priv(dev) + call->size;
+	track_for_call(call, start - dev->padded, start, end - start);
+	/* Its transmit queues (netif_tx_start/stop_queue, BQL's netdev_tx_sent_queue/completed_queue: inline). */
+	if (dev->_tx)
+		track_for_call(call, (unsigned long)dev->_tx, (unsigned long)dev->_tx,
+			       dev->num_tx_queues * sizeof(struct netdev_queue));
+	return 0;
+}
+
+/* ---- the device a driver is bound to ---- */
+
+/* pci_device_probe(dev): dev->driver is the driver about to probe it. Its probe may set the device's driver
+ * data (pci_set_drvdata, dev_set_drvdata: inline), keyed by the field's address until the device is removed. */
+static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct device *dev = (struct device *)regs->di;
+	struct domain *d;
+	unsigned long flags;
+
+	if (!READ_ONCE(nr_domains) || !dev->driver || !dev->driver->owner)
+		return 0;
 	spin_lock_irqsave(&state_lock, flags);
-	if (call->domain->in_use && call->domain->generation == call->generation && len)
-		track_object(call->domain, (unsigned long)obj, len);
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use && d->mod == dev->driver->owner) {
+			track_range(d, (unsigned long)&dev->driver_data, (unsigned long)&dev->driver_data,
+				    sizeof(dev->driver_data));
+			break;
+		}
 	spin_unlock_irqrestore(&state_lock, flags);
 	return 0;
 }
+
+/* pci_device_remove(dev) */
+static int device_remove_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct device *dev = (struct device *)regs->di;
+
+	object_freed((unsigned long)&dev->driver_data);
+	return 0;
+}
+
+/* ---- sk_buffs the driver holds ---- */
+
+/* The skb and its data (head .. end + skb_shared_info), keyed by the skb and by its head. */
+static void grant_skb(struct domain *d, struct sk_buff *skb)
+{
+	unsigned long head = (unsigned long)skb->head;
+
+	track_range(d, (unsigned long)skb, (unsigned long)skb, sizeof(*skb));
+	if (head)
+		track_range(d, head, head, (unsigned long)skb_end_pointer(skb) + sizeof(struct skb_shared_info) - head);
+}
+
+static void ungrant_skb(struct sk_buff *skb)
+{
+	struct tracked_object *t;
+	unsigned long flags;
+
+	if (!READ_ONCE(nr_domains) || !skb)
+		return;
+	spin_lock_irqsave(&state_lock, flags);
+	t = find_tracked((unsigned long)skb);
+	if (t) {
+		untrack_object(t);
+		t = find_tracked((unsigned long)skb->head);
+		if (t)
+			untrack_object(t);
+	}
+	spin_unlock_irqrestore(&state_lock, flags);
+}
+
+/* __netdev_alloc_skb, __napi_alloc_skb, napi_build_skb, build_skb, __alloc_skb called by the driver */
+static int skb_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, 0, 0);
+}
+
+static int skb_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	struct sk_buff *skb = (struct sk_buff *)regs_return_value(regs);
+	unsigned long flags;
+
+	if (!skb)
+		return 0;
+	spin_lock_irqsave(&state_lock, flags);
+	if (call->domain->in_use && call->domain->generation == call->generation)
+		grant_skb(call->domain, skb);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return 0;
+}
+
+/* dev_hard_start_xmit(first, dev, txq, ret): skbs on their way to a driver's ndo_start_xmit. */
+static int xmit_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct sk_buff *skb = (struct sk_buff *)regs->di;
+	struct net_device *dev = (struct net_device *)regs->si;
+	struct domain *d;
+	unsigned long flags;
+
+	if (!READ_ONCE(nr_domains) || !dev || !dev->netdev_ops)
+		return 0;
+	spin_lock_irqsave(&state_lock, flags);
+	d = domain_by_text((unsigned long)dev->netdev_ops->ndo_start_xmit);
+	for (; d && skb; skb = skb->next)
+		grant_skb(d, skb);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return 0;
+}
+
+/* The driver hands a received skb to the stack: it holds it no more. napi_gro_receive(napi, skb) */
+static int skb_handoff_rsi_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	ungrant_skb((struct sk_buff *)regs->si);
+	return 0;
+}
+
+/* netif_receive_skb(skb), netif_rx(skb), skb_release_all(skb, reason): every skb free passes there */
+static int skb_handoff_rdi_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	ungrant_skb((struct sk_buff *)regs->di);
+	return 0;
+}
+
+/* ---- frees ---- */
 
 static void object_freed(unsigned long start)
 {
@@ -181,23 +453,30 @@ static void object_freed(unsigned long start)
 }
 
 /* The interval goes before the object is freed: from then on a write by the driver is a use after free. */
-static int kfree_pre(struct kprobe *p, struct pt_regs *regs)
+static int free_rdi_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	object_freed(regs->di); /* kfree(object) */
+	object_freed(regs->di); /* kfree(object), vfree(addr), iounmap(addr) */
 	return 0;
 }
 
-static int kmem_cache_free_pre(struct kprobe *p, struct pt_regs *regs)
+static int free_rsi_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	object_freed(regs->si); /* kmem_cache_free(cache, object) */
 	return 0;
 }
 
-#define ALLOC_PROBE(sym, entry)                                                                            \
+static int free_rdx_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	object_freed(regs->dx); /* dma_free_attrs(dev, size, cpu_addr, dma_handle, attrs) */
+	return 0;
+}
+
+#define ALLOC_PROBE_H(sym, entry, ret)                                                                     \
 	{                                                                                                  \
-		.kp.symbol_name = sym, .entry_handler = entry, .handler = alloc_return,                    \
+		.kp.symbol_name = sym, .entry_handler = entry, .handler = ret,                             \
 		.data_size = sizeof(struct alloc_call), .maxactive = ALLOC_PROBE_MAXACTIVE,                 \
 	}
+#define ALLOC_PROBE(sym, entry) ALLOC_PROBE_H(sym, entry, alloc_return)
 
 /* The whole family across kernel versions: those missing from this kernel are skipped at load. */
 static struct kretprobe alloc_probes[] = {
@@ -213,13 +492,48 @@ static struct kretprobe alloc_probes[] = {
 	ALLOC_PROBE("kmem_cache_alloc", cache_alloc_entry),
 	ALLOC_PROBE("kmem_cache_alloc_lru", cache_alloc_entry),
 	ALLOC_PROBE("kmem_cache_alloc_node", cache_alloc_entry),
+	ALLOC_PROBE_H("__vmalloc_node_range", vmalloc_range_entry, vmalloc_return),
+	ALLOC_PROBE_H("kvmalloc_node", sized_entry_di, vmalloc_return),
+	ALLOC_PROBE_H("ioremap", ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("ioremap_wc", ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("ioremap_uc", ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("ioremap_cache", ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("ioremap_prot", ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("devm_ioremap", devm_ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("devm_ioremap_wc", devm_ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("devm_ioremap_uc", devm_ioremap_entry, ioremap_return),
+	ALLOC_PROBE_H("pci_ioremap_bar", pci_ioremap_bar_entry, ioremap_return),
+	ALLOC_PROBE_H("pci_ioremap_wc_bar", pci_ioremap_bar_entry, ioremap_return),
+	ALLOC_PROBE_H("pci_iomap", pci_iomap_entry, ioremap_return),
+	ALLOC_PROBE_H("pci_iomap_wc", pci_iomap_entry, ioremap_return),
+	ALLOC_PROBE_H("dma_alloc_attrs", dma_alloc_entry, dma_alloc_return),
+	ALLOC_PROBE_H("alloc_netdev_mqs", netdev_alloc_entry, netdev_alloc_return),
+	ALLOC_PROBE_H("alloc_etherdev_mqs", netdev_alloc_entry, netdev_alloc_return),
+	ALLOC_PROBE_H("__netdev_alloc_skb", skb_alloc_entry, skb_alloc_return),
+	ALLOC_PROBE_H("__napi_alloc_skb", skb_alloc_entry, skb_alloc_return),
+	ALLOC_PROBE_H("napi_build_skb", skb_alloc_entry, skb_alloc_return),
+	ALLOC_PROBE_H("build_skb", skb_alloc_entry, skb_alloc_return),
+	ALLOC_PROBE_H("__alloc_skb", skb_alloc_entry, skb_alloc_return),
 };
 static bool alloc_probe_registered[ARRAY_SIZE(alloc_probes)];
 
+/* kfree and kmem_cache_free are required; the rest are skipped when absent. */
+#define REQUIRED_FREE_PROBES 2
 static struct kprobe free_probes[] = {
-	{ .symbol_name = "kfree", .pre_handler = kfree_pre },
-	{ .symbol_name = "kmem_cache_free", .pre_handler = kmem_cache_free_pre },
+	{ .symbol_name = "kfree", .pre_handler = free_rdi_pre },
+	{ .symbol_name = "kmem_cache_free", .pre_handler = free_rsi_pre },
+	{ .symbol_name = "vfree", .pre_handler = free_rdi_pre },
+	{ .symbol_name = "iounmap", .pre_handler = free_rdi_pre },
+	{ .symbol_name = "dma_free_attrs", .pre_handler = free_rdx_pre },
+	{ .symbol_name = "dev_hard_start_xmit", .pre_handler = xmit_pre },
+	{ .symbol_name = "napi_gro_receive", .pre_handler = skb_handoff_rsi_pre },
+	{ .symbol_name = "netif_receive_skb", .pre_handler = skb_handoff_rdi_pre },
+	{ .symbol_name = "netif_rx", .pre_handler = skb_handoff_rdi_pre },
+	{ .symbol_name = "skb_release_all", .pre_handler = skb_handoff_rdi_pre },
+	{ .symbol_name = "pci_device_probe", .pre_handler = device_probe_pre },
+	{ .symbol_name = "pci_device_remove", .pre_handler = device_remove_pre },
 };
+static bool free_probe_registered[ARRAY_SIZE(free_probes)];
 
 void unregister_heap_probes(void)
 {
@@ -234,8 +548,10 @@ void unregister_heap_probes(void)
 			alloc_probe_registered[i] = false;
 		}
 	for (i = 0; i < ARRAY_SIZE(free_probes); i++)
-		if (free_probes[i].addr)
+		if (free_probe_registered[i]) {
 			unregister_kprobe(&free_probes[i]);
+			free_probe_registered[i] = false;
+		}
 }
 
 int register_heap_probes(void)
@@ -258,12 +574,16 @@ int register_heap_probes(void)
 	}
 	for (i = 0; i < ARRAY_SIZE(free_probes); i++) {
 		err = register_kprobe(&free_probes[i]);
-		if (err) {
+		if (err && i < REQUIRED_FREE_PROBES) {
 			pr_err("cannot probe %s: %d\n", free_probes[i].symbol_name, err);
-			free_probes[i].addr = NULL;
 			unregister_heap_probes();
 			return err;
 		}
+		if (err) {
+			pr_info("%s: not probed (%d), skipped\n", free_probes[i].symbol_name, err);
+			continue;
+		}
+		free_probe_registered[i] = true;
 	}
 	pr_info("heap tracking: %d allocator functions, %zu free functions probed\n", registered,
 		ARRAY_SIZE(free_probes));
