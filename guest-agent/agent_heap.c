@@ -323,8 +323,29 @@ static int netdev_alloc_return(struct kretprobe_instance *ri, struct pt_regs *re
 
 /* ---- the device a driver is bound to ---- */
 
+/* Without CONFIG_PM_SLEEP, device_set_wakeup_enable() is inline and sets dev->power.should_wakeup, a bit field
+ * alone in its storage unit: the byte holding it, found at init (-1: none, device_set_wakeup_enable is a call). */
+static long should_wakeup_offset = -1;
+
+static void find_should_wakeup(void)
+{
+#ifndef CONFIG_PM_SLEEP
+	static struct dev_pm_info pm; /* zero; only touched here, at module init */
+	const unsigned char *b = (const unsigned char *)&pm;
+	size_t i;
+
+	pm.should_wakeup = 1;
+	for (i = 0; i < sizeof(pm); i++)
+		if (b[i]) {
+			should_wakeup_offset = i;
+			break;
+		}
+#endif
+}
+
 /* pci_device_probe(dev): dev->driver is the driver about to probe it. Its probe may set the device's driver
- * data (pci_set_drvdata, dev_set_drvdata: inline), keyed by the field's address until the device is removed. */
+ * data (pci_set_drvdata, dev_set_drvdata: inline) and its wakeup flag (device_set_wakeup_enable, inline without
+ * CONFIG_PM_SLEEP), each keyed by its address until the device is removed. */
 static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct device *dev = (struct device *)regs->di;
@@ -338,6 +359,9 @@ static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
 		if (d->in_use && d->mod == dev->driver->owner) {
 			track_range(d, (unsigned long)&dev->driver_data, (unsigned long)&dev->driver_data,
 				    sizeof(dev->driver_data));
+			if (should_wakeup_offset >= 0)
+				track_range(d, (unsigned long)&dev->power + should_wakeup_offset,
+					    (unsigned long)&dev->power + should_wakeup_offset, 1);
 			break;
 		}
 	spin_unlock_irqrestore(&state_lock, flags);
@@ -350,6 +374,8 @@ static int device_remove_pre(struct kprobe *p, struct pt_regs *regs)
 	struct device *dev = (struct device *)regs->di;
 
 	object_freed((unsigned long)&dev->driver_data);
+	if (should_wakeup_offset >= 0)
+		object_freed((unsigned long)&dev->power + should_wakeup_offset);
 	return 0;
 }
 
@@ -594,6 +620,7 @@ void heap_init(void)
 {
 	int i;
 
+	find_should_wakeup();
 	for (i = 0; i < TRACKED_OBJECTS_MAX; i++)
 		hlist_add_head(&object_pool[i].node, &free_objects);
 }
