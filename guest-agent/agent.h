@@ -92,6 +92,8 @@ int register_heap_probes(void);
 void unregister_heap_probes(void);
 /* Drops the tracked objects of a domain going away (state_lock held); the hypervisor drops its intervals. */
 void heap_forget_domain(struct domain *d);
+/* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */
+void heap_adopt_netdevs(struct domain *d);
 
 /* agent_recovery.c */
 int notify_start(unsigned long (*lookup)(const char *name));

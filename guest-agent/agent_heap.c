@@ -625,6 +625,48 @@ void heap_init(void)
 		hlist_add_head(&object_pool[i].node, &free_objects);
 }
 
+/*
+ * A module isolated after it loaded: what it obtained before is unknown to the probes, but its net_devices can be
+ * found (those whose ndo_start_xmit is its code): each kmalloc'd net_device allocation as a whole (its private
+ * area's size is not known any more: ksize of the allocation), its transmit queues, and the driver data and wakeup
+ * flag of the device it is bound to. Its I/O mappings, DMA rings and other heap objects stay unknown.
+ */
+void heap_adopt_netdevs(struct domain *d)
+{
+	struct net_device *dev;
+	unsigned long flags, p;
+	int n = 0;
+
+	rcu_read_lock();
+	for_each_netdev_rcu(&init_net, dev) {
+		if (!dev->netdev_ops || !dev->netdev_ops->ndo_start_xmit)
+			continue;
+		spin_lock_irqsave(&state_lock, flags);
+		if (domain_by_text((unsigned long)dev->netdev_ops->ndo_start_xmit) == d) {
+			p = (unsigned long)dev - dev->padded;
+			if (!is_vmalloc_addr((void *)p))
+				track_range(d, p, p, ksize((void *)p));
+			if (dev->_tx && !is_vmalloc_addr(dev->_tx))
+				track_range(d, (unsigned long)dev->_tx, (unsigned long)dev->_tx,
+					    dev->num_tx_queues * sizeof(struct netdev_queue));
+			if (dev->dev.parent) {
+				struct device *parent = dev->dev.parent;
+
+				track_range(d, (unsigned long)&parent->driver_data, (unsigned long)&parent->driver_data,
+					    sizeof(parent->driver_data));
+				if (should_wakeup_offset >= 0)
+					track_range(d, (unsigned long)&parent->power + should_wakeup_offset,
+						    (unsigned long)&parent->power + should_wakeup_offset, 1);
+			}
+			n++;
+		}
+		spin_unlock_irqrestore(&state_lock, flags);
+	}
+	rcu_read_unlock();
+	if (n)
+		pr_info("%s: %d net_device(s) it registered before it was isolated authorized\n", d->name, n);
+}
+
 void heap_forget_domain(struct domain *d)
 {
 	struct tracked_object *t;

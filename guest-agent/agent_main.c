@@ -168,6 +168,8 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 	WRITE_ONCE(nr_domains, nr_domains + 1);
 	spin_unlock_irqrestore(&state_lock, flags);
 	w->domain = d;
+	if (!coming)
+		heap_adopt_netdevs(d);
 	if (w->state != WATCH_RECOVERING && w->state != WATCH_RECOVERED)
 		w->state = WATCH_RUNNING;
 	pr_info("isolated %s%s: domain=%lu policy=%s text=[0x%lx,0x%lx) data=[0x%lx,0x%lx) init=[0x%lx,0x%lx)\n",

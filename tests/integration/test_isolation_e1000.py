@@ -5,8 +5,8 @@ loses nothing.
 Isolated from load (e1000_isolation=load, the default) the agent authorizes what the driver legitimately writes:
 its heap, vmalloc and kvmalloc memory, its net_device and private area, its ioremap'd registers, its DMA-coherent
 rings and the skbs it holds; the violations left are counted against a bound measured when this was written.
-Isolated after it loaded (e1000_isolation=late) the agent never saw that memory: its register writes are
-violations (audit mode lets them happen)."""
+Isolated after it loaded (e1000_isolation=late) the agent never saw most of that memory (it adopts only the
+net_device the driver registered): its register writes are violations (audit mode lets them happen)."""
 from conftest import boot, hvlog, make_iso
 from test_isolation import INITRAMFS, bzimage
 
@@ -14,6 +14,9 @@ from test_isolation import INITRAMFS, bzimage
 # net_devices were tracked, then (see guest-agent/README.md) fewer at each step down to 0 with I/O mappings, DMA
 # buffers, skbs and the bound device's fields. Any violation now is a write the agent should explain.
 MAX_VIOLATIONS_AT_LOAD = 0
+# Isolated late: 2701 before; 667 measured once the agent adopts the net_device it registered (its registers, 595,
+# and its ring structs are still unknown).
+MAX_VIOLATIONS_LATE = 1000
 
 
 def run(when):
@@ -45,3 +48,5 @@ def test_e1000_isolated_late_keeps_working():
     assert writes, "no driver write trapped: the driver view is not protecting anything"
     device_writes = [w for w in writes if w["target"].startswith("0xffffc9")]
     assert device_writes, "no write to the ioremap'd registers was trapped"
+    denied = [w for w in writes if w["verdict"] == "denied"]
+    assert len(denied) <= MAX_VIOLATIONS_LATE, len(denied)
