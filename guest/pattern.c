@@ -2,16 +2,7 @@
  * The basic workload's disk test data: the same seed gives the same bytes on every run, bare or under the
  * hypervisor; a shell or awk loop took seconds of guest time for 256 KiB, this takes milliseconds.
  * Freestanding (no libc): gcc -static -nostdlib -ffreestanding; see guest/build-initramfs.sh. */
-#define SYS_write 1
-#define SYS_exit_group 231
-
-static long syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return ret;
-}
+#include "nolibc.h"
 
 static int parse_number(const char *s, unsigned long long *out)
 {

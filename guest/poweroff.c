@@ -2,23 +2,11 @@
  * halts). First ACPI S5 through Bochs's PM1a control port (outw(0x2000, 0xB004)), then, as a fallback, the bytes
  * "Shutdown" to the Bochs shutdown port 0x8900. Needs CONFIG_X86_IOPL_IOPERM and root.
  * Freestanding (no libc, a few KiB): gcc -static -nostdlib -ffreestanding; see guest/build-initramfs.sh. */
-#define SYS_write 1
-#define SYS_nanosleep 35
-#define SYS_sync 162
-#define SYS_ioperm 173
-#define SYS_exit_group 231
+#include "nolibc.h"
 
 #define PM1A_CNT_PORT 0xB004
 #define PM1A_SLP_EN_S5 0x2000
 #define BOCHS_SHUTDOWN_PORT 0x8900
-
-static long syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return ret;
-}
 
 static void say(const char *msg)
 {

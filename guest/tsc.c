@@ -2,16 +2,7 @@
  * so the difference of two readings measures guest work independently of how busy the host is.
  * Also the short-lived program that the basic workload forks and execs in a loop, hence freestanding and tiny
  * (no libc): gcc -static -nostdlib -ffreestanding; see guest/build-initramfs.sh. */
-#define SYS_write 1
-#define SYS_exit_group 231
-
-static long syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return ret;
-}
+#include "nolibc.h"
 
 void start_c(void)
 {

@@ -5,51 +5,15 @@
  */
 #define EXIT_STACK_SIZE 32768
 
-.macro PUSH_GUEST_REGS
-    pushq %r15
-    pushq %r14
-    pushq %r13
-    pushq %r12
-    pushq %r11
-    pushq %r10
-    pushq %r9
-    pushq %r8
-    pushq %rdi
-    pushq %rsi
-    pushq %rbp
-    pushq $0            /* RSP slot: the guest's RSP is in the VMCS */
-    pushq %rbx
-    pushq %rdx
-    pushq %rcx
-    pushq %rax
-.endm
-
-.macro POP_GUEST_REGS
-    popq %rax
-    popq %rcx
-    popq %rdx
-    popq %rbx
-    addq $8, %rsp
-    popq %rbp
-    popq %rsi
-    popq %rdi
-    popq %r8
-    popq %r9
-    popq %r10
-    popq %r11
-    popq %r12
-    popq %r13
-    popq %r14
-    popq %r15
-.endm
+#include "boot/gpr_frame.inc"
 
     .text
     .global vmx_exit_entry
 vmx_exit_entry:
-    PUSH_GUEST_REGS
+    PUSH_GPR_FRAME
     movq %rsp, %rdi
     call vmexit_dispatch
-    POP_GUEST_REGS
+    POP_GPR_FRAME
     vmresume
     /* VMRESUME fell through: VMfail. */
     movq $vmx_exit_stack_top, %rsp
@@ -59,7 +23,7 @@ vmx_exit_entry:
     .global vmx_launch_from_stack
 vmx_launch_from_stack:
     movq $vmx_guest_regs, %rsp
-    POP_GUEST_REGS
+    POP_GPR_FRAME
     vmlaunch
     movq $vmx_exit_stack_top, %rsp
     movl $1, %edi

@@ -1,7 +1,6 @@
 # The guest agent (guest-agent/) and the isolation demo drivers (tests/demo-driver/), built out of tree against the
 # guest kernel, and an initramfs that carries them as /lib/chariot/*.ko for the isolation workload
-# (guest/workloads/isolation.sh). Included by the top-level Makefile after mk/guest.mk; also usable alone:
-# make -f mk/agent.mk agent
+# (guest/workloads/isolation.sh). Included by the top-level Makefile after mk/guest.mk (it uses its variables).
 #
 #   make agent                 $(AGENT_KO), $(DEMO_KO) and $(ISOLATION_INITRAMFS)
 #   $(AGENT_KO)                $(BUILD)/agent/chariot_agent.ko
@@ -33,9 +32,6 @@ AGENT_EXTRA         := $(AGENT_BUILD)/extra
 AGENT_EXTRA_STAMP   := $(AGENT_BUILD)/extra.stamp
 ISOLATION_INITRAMFS := $(BUILD)/guest/initramfs-isolation.cpio.gz
 AGENT_STAMP         := $(AGENT_BUILD)/kernel.stamp
-# What the plain guest initramfs is made of (mk/guest.mk's list, repeated so this file also works alone).
-AGENT_INITRAMFS_INPUTS := guest/build-initramfs.sh guest/init guest/poweroff.c guest/tsc.c guest/pattern.c \
-                          $(wildcard guest/workloads/*.sh)
 
 .PHONY: agent agent-stamp-check run-isolation run-isolation-bare
 agent: $(AGENT_KO) $(DEMO_KO) $(ISOLATION_INITRAMFS)
@@ -70,7 +66,7 @@ $(AGENT_EXTRA_STAMP): $(AGENT_KO) $(DEMO_KO)
 	cp $(AGENT_KO) $(DEMO_KO) $(AGENT_EXTRA)/lib/chariot/
 	touch $@
 
-$(ISOLATION_INITRAMFS): $(AGENT_EXTRA_STAMP) $(AGENT_INITRAMFS_INPUTS) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
+$(ISOLATION_INITRAMFS): $(AGENT_EXTRA_STAMP) $(GUEST_INITRAMFS_BASE) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
 	guest/build-initramfs.sh $@ $(AGENT_EXTRA)
 
 # Boot runs. The ISO is made in the run directory (its kernel command line names the scenario).

@@ -25,8 +25,10 @@ LINUX_BARE_ISO  := $(BUILD)/linux-bare.iso
 GUEST_CMDLINE   ?= console=ttyS0,115200 workload=basic
 GUEST_INITRAMFS_EXTRA ?=
 
-GUEST_INITRAMFS_INPUTS := guest/build-initramfs.sh guest/init guest/poweroff.c guest/tsc.c guest/pattern.c \
-                          $(wildcard guest/workloads/*.sh) \
+# What every initramfs is made of (mk/agent.mk and mk/testmods.mk add their own extra directories).
+GUEST_INITRAMFS_BASE := guest/build-initramfs.sh guest/init guest/nolibc.h guest/poweroff.c guest/tsc.c \
+                        guest/pattern.c $(wildcard guest/workloads/*.sh)
+GUEST_INITRAMFS_INPUTS := $(GUEST_INITRAMFS_BASE) \
                           $(if $(GUEST_INITRAMFS_EXTRA),$(shell find $(GUEST_INITRAMFS_EXTRA) -type f 2>/dev/null))
 
 # Which kernel, extra directory and command line the outputs were built with: the stamp changes (and the

@@ -1,6 +1,6 @@
 # Test kernel modules (guest/testmods/*.c, one module a file) built out of tree against the guest kernel, and an
-# initramfs that carries them as /lib/testmods/*.ko. Included by the top-level Makefile after mk/guest.mk; also
-# usable alone: make -f mk/testmods.mk testmods
+# initramfs that carries them as /lib/testmods/*.ko. Included by the top-level Makefile after mk/guest.mk (it uses
+# its variables).
 #
 #   make testmods            $(TESTMODS_KOS) and $(TESTMODS_INITRAMFS)
 #   $(TESTMODS_KOS)          $(BUILD)/testmods/<name>.ko
@@ -22,9 +22,6 @@ TESTMODS_NAMES     := $(notdir $(TESTMODS_SRCS:.c=))
 TESTMODS_KOS       := $(patsubst %,$(TESTMODS_BUILD)/%.ko,$(TESTMODS_NAMES))
 TESTMODS_INITRAMFS := $(BUILD)/guest/initramfs-testmods.cpio.gz
 TESTMODS_STAMP     := $(TESTMODS_BUILD)/kernel.stamp
-# What the plain guest initramfs is made of (mk/guest.mk's list, repeated so this file also works alone).
-TESTMODS_INITRAMFS_INPUTS := guest/build-initramfs.sh guest/init guest/poweroff.c guest/tsc.c guest/pattern.c \
-                             $(wildcard guest/workloads/*.sh)
 
 .PHONY: testmods testmods-stamp-check
 testmods: $(TESTMODS_KOS) $(TESTMODS_INITRAMFS)
@@ -44,7 +41,7 @@ $(TESTMODS_KOS) &: $(TESTMODS_SRCS) $(TESTMODS_STAMP) | $(LINUX_BZIMAGE)
 	$(MAKE) -C "$$(guest/build-linux.sh --print-path)/src" M=$(abspath $(TESTMODS_SRCDIR)) modules
 	cp $(patsubst %,$(TESTMODS_SRCDIR)/%.ko,$(TESTMODS_NAMES)) $(TESTMODS_BUILD)/
 
-$(TESTMODS_INITRAMFS): $(TESTMODS_KOS) $(TESTMODS_INITRAMFS_INPUTS) | $(LINUX_BZIMAGE)
+$(TESTMODS_INITRAMFS): $(TESTMODS_KOS) $(GUEST_INITRAMFS_BASE) | $(LINUX_BZIMAGE)
 	rm -rf $(TESTMODS_EXTRA)
 	mkdir -p $(TESTMODS_EXTRA)/lib/testmods
 	cp $(TESTMODS_KOS) $(TESTMODS_EXTRA)/lib/testmods/
