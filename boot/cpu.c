@@ -93,8 +93,6 @@ void cpu_tables_init(void)
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
-uint64_t cpu_gdt_base(void) { return (uint64_t)gdt; }
-uint64_t cpu_idt_base(void) { return (uint64_t)idt; }
 uint64_t cpu_tss_base(void) { return (uint64_t)&tss; }
 
 /* Instructions allowed to fault, each with the address to resume at (see hv/x86_safe.h). */

@@ -16,8 +16,6 @@ struct exception_frame {
 };
 
 void cpu_tables_init(void);
-uint64_t cpu_gdt_base(void);
-uint64_t cpu_idt_base(void);
 uint64_t cpu_tss_base(void);
 void exception_dispatch(struct exception_frame *frame);
 
