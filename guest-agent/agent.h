@@ -157,6 +157,8 @@ void probe_set_module_going(struct probe_set *set, struct module *mod); /* drops
 
 /* agent_grants.c: kernel objects handed to a driver by its subsystem (DMA pools, USB, SCSI, ATA, sound). */
 extern struct probe_set grant_probes;
+void grants_init(unsigned long (*lookup)(const char *name));
+struct domain *delegated_domain(unsigned long caller); /* state_lock held */
 /* Drops the tracked objects of a domain going away (state_lock held); the hypervisor drops its intervals. */
 void heap_forget_domain(struct domain *d);
 /* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */

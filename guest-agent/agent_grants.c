@@ -11,9 +11,11 @@
  *   SCSI           a host whose template is the driver's, with its private area; each command (request, scsi_cmnd
  *                  and the low-level driver's area, sense buffer) queued to a device whose host or upper-level
  *                  driver is the driver's, until the request is freed; the scsi_device an upper-level driver probes
- *   ATA            the ports of a host the driver registers
- *   sound          a card created for the driver's module, with its private area; the runtime of a PCM substream
- *                  of that card while it is open
+ *   ATA            a host the driver prepares or allocates, with its ports
+ *   sound          a card created for the driver's module, with its private area, its PCM and raw MIDI devices;
+ *                  the runtime of a PCM substream of that card while it is open
+ * Delegations: a kernel function that allocates an object and hands it to the driver's callbacks before it
+ * returns (scsi_alloc_sdev calls the host's slave_alloc) makes the allocations it calls itself the driver's.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
@@ -30,6 +32,7 @@
 #include <scsi/scsi_transport.h>
 #include <sound/core.h>
 #include <sound/pcm.h>
+#include <sound/rawmidi.h>
 
 #include "agent.h"
 
@@ -158,9 +161,15 @@ static int urb_link_pre(struct kprobe *p, struct pt_regs *regs)
 		return 0;
 	spin_lock_irqsave(&state_lock, flags);
 	d = domain_by_text(entry_return_address(regs));
-	if (d)
+	if (d) {
 		track_range(d, (unsigned long)urb, (unsigned long)urb,
 			    struct_size(urb, iso_frame_desc, urb->number_of_packets));
+		/* Host controller drivers keep the data toggles in the device and their queue in the endpoint. The
+		 * toggles go with the device (kfree'd); an endpoint's hcpriv outlives its grant until the domain goes. */
+		track_range(d, (unsigned long)urb->dev, (unsigned long)urb->dev->toggle, sizeof(urb->dev->toggle));
+		track_range(d, (unsigned long)&urb->ep->hcpriv, (unsigned long)&urb->ep->hcpriv,
+			    sizeof(urb->ep->hcpriv));
+	}
 	spin_unlock_irqrestore(&state_lock, flags);
 	return 0;
 }
@@ -263,29 +272,65 @@ static int really_probe_pre(struct kprobe *p, struct pt_regs *regs)
 
 /* ---- ATA ---- */
 
-/* ata_host_register(host, sht): the ports (each kzalloc'd, its links and devices inside) go to the template's
- * module; freed with the host. */
-static int ata_host_register_pre(struct kprobe *p, struct pt_regs *regs)
+/* The host (devres memory, with its port pointers) and its ports (each kzalloc'd, links and devices inside). */
+static void grant_ata_host(struct alloc_call *call, struct ata_host *host)
 {
-	struct ata_host *host = (struct ata_host *)regs->di;
-	const struct scsi_host_template *sht = (const struct scsi_host_template *)regs->si;
-	struct domain *d;
-	unsigned long flags;
 	int i;
 
-	if (!READ_ONCE(nr_domains))
-		return 0;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(sht->module);
-	for (i = 0; d && i < host->n_ports; i++)
+	track_for_call(call, (unsigned long)host, (unsigned long)host,
+		       sizeof(*host) + host->n_ports * sizeof(host->ports[0]));
+	for (i = 0; i < host->n_ports; i++)
 		if (host->ports[i])
-			track_range(d, (unsigned long)host->ports[i], (unsigned long)host->ports[i],
-				    sizeof(struct ata_port));
-	spin_unlock_irqrestore(&state_lock, flags);
+			track_for_call(call, (unsigned long)host->ports[i], (unsigned long)host->ports[i],
+				       sizeof(struct ata_port));
+}
+
+/* ata_host_alloc(dev, max_ports), ata_host_alloc_pinfo(dev, ppi, n_ports) called by the driver */
+static int ata_host_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, 0, 0);
+}
+
+static int ata_host_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct ata_host *host = (struct ata_host *)regs_return_value(regs);
+
+	if (host)
+		grant_ata_host((struct alloc_call *)ri->data, host);
+	return 0;
+}
+
+/* ata_pci_sff_prepare_host / ata_pci_bmdma_prepare_host(pdev, ppi, r_host) called by the driver */
+static int ata_prepare_host_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, 0, regs->dx);
+}
+
+static int ata_prepare_host_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+
+	if (!regs_return_value(regs))
+		grant_ata_host(call, *(struct ata_host **)call->offset);
 	return 0;
 }
 
 /* ---- sound ---- */
+
+/* An object of a card created for an isolated module: returned through `out`. */
+static int card_object_entry(struct kretprobe_instance *ri, struct snd_card *card, unsigned long size,
+			     unsigned long out)
+{
+	struct domain *d;
+	unsigned long flags;
+
+	if (!READ_ONCE(nr_domains))
+		return 1;
+	spin_lock_irqsave(&state_lock, flags);
+	d = domain_of_module(card->module);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return alloc_entry_for(ri, d, size, out);
+}
 
 /* snd_card_new / snd_devm_card_new(parent, idx, xid, module, extra_size, card_ret) */
 static int card_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -301,32 +346,36 @@ static int card_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return alloc_entry_for(ri, d, sizeof(struct snd_card) + (int)regs->r8, regs->r9);
 }
 
-static int card_new_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* A function returning 0 and the object through the pointer the entry saved in call->offset. */
+static int out_param_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct alloc_call *call = (struct alloc_call *)ri->data;
-	struct snd_card *card;
+	unsigned long obj;
 
 	if (regs_return_value(regs))
 		return 0;
-	card = *(struct snd_card **)call->offset;
-	track_for_call(call, (unsigned long)card, (unsigned long)card, call->size);
+	obj = *(unsigned long *)call->offset;
+	track_for_call(call, obj, obj, call->size);
 	return 0;
+}
+
+/* snd_pcm_new(card, id, device, playback_count, capture_count, rpcm) */
+static int pcm_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return card_object_entry(ri, (struct snd_card *)regs->di, sizeof(struct snd_pcm), regs->r9);
+}
+
+/* snd_rawmidi_new(card, id, device, output_count, input_count, rrawmidi) */
+static int rawmidi_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return card_object_entry(ri, (struct snd_card *)regs->di, sizeof(struct snd_rawmidi), regs->r9);
 }
 
 /* snd_pcm_attach_substream(pcm, stream, file, rsubstream): the runtime (kfree'd at detach) of an open substream
  * of the driver's card. */
 static int pcm_attach_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct snd_pcm *pcm = (struct snd_pcm *)regs->di;
-	struct domain *d;
-	unsigned long flags;
-
-	if (!READ_ONCE(nr_domains))
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(pcm->card->module);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return alloc_entry_for(ri, d, sizeof(struct snd_pcm_runtime), regs->cx);
+	return card_object_entry(ri, ((struct snd_pcm *)regs->di)->card, sizeof(struct snd_pcm_runtime), regs->cx);
 }
 
 static int pcm_attach_return(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -343,6 +392,108 @@ static int pcm_attach_return(struct kretprobe_instance *ri, struct pt_regs *regs
 	return 0;
 }
 
+/* ---- delegations ---- */
+
+#define DELEGATIONS_MAX 8
+
+/* A kernel function under way on behalf of domain `domain`, in task `task`. */
+static struct {
+	struct task_struct *task;
+	struct domain *domain;
+	unsigned long func;
+} delegations[DELEGATIONS_MAX];
+static int nr_delegations;
+static int (*lookup_size_offset)(unsigned long addr, unsigned long *size, unsigned long *offset);
+
+/* The domain an allocation called from `caller` is made for, if a delegation of this task is under way and the
+ * caller is the delegating function itself (state_lock held). */
+struct domain *delegated_domain(unsigned long caller)
+{
+	unsigned long size, offset;
+	int i;
+
+	if (!READ_ONCE(nr_delegations) || !lookup_size_offset || !lookup_size_offset(caller, &size, &offset))
+		return NULL;
+	for (i = 0; i < DELEGATIONS_MAX; i++)
+		if (delegations[i].task == current && delegations[i].func == caller - offset &&
+		    delegations[i].domain->in_use)
+			return delegations[i].domain;
+	return NULL;
+}
+
+static int delegation_start(struct kretprobe_instance *ri, struct domain *d)
+{
+	int *slot = (int *)ri->data;
+	unsigned long flags;
+	int i;
+
+	if (!d)
+		return 1;
+	spin_lock_irqsave(&state_lock, flags);
+	for (i = 0; i < DELEGATIONS_MAX && delegations[i].task; i++)
+		;
+	if (i < DELEGATIONS_MAX && d->in_use) {
+		delegations[i].task = current;
+		delegations[i].domain = d;
+		delegations[i].func = (unsigned long)get_kretprobe(ri)->kp.addr;
+		nr_delegations++;
+	}
+	spin_unlock_irqrestore(&state_lock, flags);
+	*slot = i;
+	return i < DELEGATIONS_MAX ? 0 : 1;
+}
+
+static int delegation_end(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&state_lock, flags);
+	delegations[*(int *)ri->data].task = NULL;
+	nr_delegations--;
+	spin_unlock_irqrestore(&state_lock, flags);
+	return 0;
+}
+
+/* The domain of the SCSI host `dev` is (or is below). */
+static struct domain *shost_domain(struct device *dev)
+{
+	struct Scsi_Host *shost = dev_to_shost(dev);
+	struct domain *d;
+	unsigned long flags;
+
+	if (!shost)
+		return NULL;
+	spin_lock_irqsave(&state_lock, flags);
+	d = domain_of_module(shost->hostt->module);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return d;
+}
+
+/* scsi_alloc_sdev(starget, lun, hostdata): allocates the scsi_device and calls the host's slave_alloc. */
+static int scsi_alloc_sdev_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return READ_ONCE(nr_domains) ? delegation_start(ri, shost_domain(&((struct scsi_target *)regs->di)->dev)) : 1;
+}
+
+/* scsi_alloc_target(parent, channel, id): allocates the scsi_target and calls the host's target_alloc. */
+static int scsi_alloc_target_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return READ_ONCE(nr_domains) ? delegation_start(ri, shost_domain((struct device *)regs->di)) : 1;
+}
+
+#define DELEGATION_KRETPROBE(sym, entry)                                                                   \
+	{                                                                                                  \
+		.kp.symbol_name = sym, .entry_handler = entry, .handler = delegation_end,                  \
+		.data_size = sizeof(int), .maxactive = DELEGATIONS_MAX,                                     \
+	}
+
+void grants_init(unsigned long (*lookup)(const char *name))
+{
+	lookup_size_offset = (void *)lookup("kallsyms_lookup_size_offset");
+	if (!lookup_size_offset)
+		pr_warn("kallsyms_lookup_size_offset not found: no delegated allocations (scsi_alloc_sdev)\n");
+}
+
 static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("dma_pool_create", pool_create_entry, pool_create_return),
 	ALLOC_KRETPROBE("dma_pool_alloc", pool_alloc_entry, sized_return),
@@ -350,8 +501,16 @@ static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("usb_alloc_coherent", usb_coherent_entry, sized_return),
 	ALLOC_KRETPROBE("__usb_create_hcd", hcd_create_entry, sized_return),
 	ALLOC_KRETPROBE("scsi_host_alloc", scsi_host_alloc_entry, sized_return),
-	ALLOC_KRETPROBE("snd_card_new", card_new_entry, card_new_return),
-	ALLOC_KRETPROBE("snd_devm_card_new", card_new_entry, card_new_return),
+	ALLOC_KRETPROBE("snd_card_new", card_new_entry, out_param_return),
+	ALLOC_KRETPROBE("snd_devm_card_new", card_new_entry, out_param_return),
+	ALLOC_KRETPROBE("snd_pcm_new", pcm_new_entry, out_param_return),
+	ALLOC_KRETPROBE("snd_rawmidi_new", rawmidi_new_entry, out_param_return),
+	ALLOC_KRETPROBE("ata_host_alloc", ata_host_alloc_entry, ata_host_alloc_return),
+	ALLOC_KRETPROBE("ata_host_alloc_pinfo", ata_host_alloc_entry, ata_host_alloc_return),
+	ALLOC_KRETPROBE("ata_pci_sff_prepare_host", ata_prepare_host_entry, ata_prepare_host_return),
+	ALLOC_KRETPROBE("ata_pci_bmdma_prepare_host", ata_prepare_host_entry, ata_prepare_host_return),
+	DELEGATION_KRETPROBE("scsi_alloc_sdev", scsi_alloc_sdev_entry),
+	DELEGATION_KRETPROBE("scsi_alloc_target", scsi_alloc_target_entry),
 	ALLOC_KRETPROBE("snd_pcm_attach_substream", pcm_attach_entry, pcm_attach_return),
 };
 static bool grant_kretprobe_registered[ARRAY_SIZE(grant_kretprobes)];
@@ -365,7 +524,6 @@ static struct kprobe grant_kprobes[] = {
 	{ .symbol_name = "scsi_queue_rq", .pre_handler = scsi_queue_rq_pre },
 	{ .symbol_name = "blk_mq_free_request", .pre_handler = request_free_pre },
 	{ .symbol_name = "really_probe", .pre_handler = really_probe_pre },
-	{ .symbol_name = "ata_host_register", .pre_handler = ata_host_register_pre },
 };
 static bool grant_kprobe_registered[ARRAY_SIZE(grant_kprobes)];
 

@@ -129,13 +129,17 @@ static int start_call(struct kretprobe_instance *ri, struct domain *d, struct km
 int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache,
 		unsigned long size, unsigned long offset)
 {
+	struct domain *d;
 	unsigned long flags;
 	int skip;
 
 	if (!READ_ONCE(nr_domains))
 		return 1;
 	spin_lock_irqsave(&state_lock, flags);
-	skip = start_call(ri, domain_by_text(caller), cache, size, offset);
+	d = domain_by_text(caller);
+	if (!d)
+		d = delegated_domain(caller);
+	skip = start_call(ri, d, cache, size, offset);
 	spin_unlock_irqrestore(&state_lock, flags);
 	return skip;
 }

@@ -568,6 +568,7 @@ static int __init chariot_agent_init(void)
 		return err;
 
 	heap_init();
+	grants_init(lookup);
 	err = probe_set_register(&heap_probes);
 	if (err)
 		return err;
