@@ -10,7 +10,8 @@
  *                  its private area; the urbs it queues, from usb_hcd_link_urb_to_ep to usb_hcd_unlink_urb_from_ep
  *   SCSI           a host whose template is the driver's, with its private area; each command (request, scsi_cmnd
  *                  and the low-level driver's area, sense buffer) queued to a device whose host or upper-level
- *                  driver is the driver's, until the request is freed; the scsi_device an upper-level driver probes
+ *                  driver is the driver's, until the request is freed; the scsi_device an upper-level driver probes,
+ *                  its request queue, the gendisk it allocates
  *   ATA            a host the driver prepares or allocates, with its ports
  *   sound          a card created for the driver's module, with its private area, its PCM and raw MIDI devices;
  *                  the runtime of a PCM substream of that card while it is open
@@ -20,6 +21,7 @@
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
 #include <linux/blk-mq.h>
+#include <linux/blkdev.h>
 #include <linux/dmapool.h>
 #include <linux/kprobes.h>
 #include <linux/libata.h>
@@ -249,7 +251,8 @@ static int request_free_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-/* really_probe(dev, drv): a SCSI upper-level driver (sd) probing a scsi_device gets the device. */
+/* really_probe(dev, drv): a SCSI upper-level driver (sd) probing a scsi_device gets the device and its request
+ * queue (its limits are set inline). */
 static int really_probe_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct device *dev = (struct device *)regs->di;
@@ -263,11 +266,22 @@ static int really_probe_pre(struct kprobe *p, struct pt_regs *regs)
 	sdev = to_scsi_device(dev);
 	spin_lock_irqsave(&state_lock, flags);
 	d = domain_of_module(drv->owner);
-	if (d)
+	if (d) {
 		track_range(d, (unsigned long)sdev, (unsigned long)sdev,
 			    sizeof(*sdev) + (sdev->host->transportt ? sdev->host->transportt->device_size : 0));
+		if (sdev->request_queue)
+			track_range(d, (unsigned long)sdev->request_queue, (unsigned long)sdev->request_queue,
+				    sizeof(struct request_queue));
+	}
 	spin_unlock_irqrestore(&state_lock, flags);
 	return 0;
+}
+
+/* __alloc_disk_node(q, node, lkclass), blk_mq_alloc_disk_for_queue(q, lkclass) called by the driver: the
+ * gendisk (kfree'd at release). */
+static int disk_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, sizeof(struct gendisk), 0);
 }
 
 /* ---- ATA ---- */
@@ -501,6 +515,8 @@ static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("usb_alloc_coherent", usb_coherent_entry, sized_return),
 	ALLOC_KRETPROBE("__usb_create_hcd", hcd_create_entry, sized_return),
 	ALLOC_KRETPROBE("scsi_host_alloc", scsi_host_alloc_entry, sized_return),
+	ALLOC_KRETPROBE("__alloc_disk_node", disk_alloc_entry, sized_return),
+	ALLOC_KRETPROBE("blk_mq_alloc_disk_for_queue", disk_alloc_entry, sized_return),
 	ALLOC_KRETPROBE("snd_card_new", card_new_entry, out_param_return),
 	ALLOC_KRETPROBE("snd_devm_card_new", card_new_entry, out_param_return),
 	ALLOC_KRETPROBE("snd_pcm_new", pcm_new_entry, out_param_return),

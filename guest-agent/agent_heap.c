@@ -348,32 +348,32 @@ static void find_should_wakeup(void)
 #endif
 }
 
-/* pci_device_probe(dev): dev->driver is the driver about to probe it. Its probe may set the device's driver
- * data (pci_set_drvdata, dev_set_drvdata: inline) and its wakeup flag (device_set_wakeup_enable, inline without
+/* really_probe(dev, drv): drv is about to probe dev (any bus). Its probe may set the device's driver data
+ * (dev_set_drvdata and the bus wrappers are inline) and its wakeup flag (device_set_wakeup_enable, inline without
  * CONFIG_PM_SLEEP), each keyed by its address until the device is removed. */
 static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct device *dev = (struct device *)regs->di;
+	struct device_driver *drv = (struct device_driver *)regs->si;
 	struct domain *d;
 	unsigned long flags;
 
-	if (!READ_ONCE(nr_domains) || !dev->driver || !dev->driver->owner)
+	if (!READ_ONCE(nr_domains) || !drv->owner)
 		return 0;
 	spin_lock_irqsave(&state_lock, flags);
-	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
-		if (d->in_use && d->mod == dev->driver->owner) {
-			track_range(d, (unsigned long)&dev->driver_data, (unsigned long)&dev->driver_data,
-				    sizeof(dev->driver_data));
-			if (should_wakeup_offset >= 0)
-				track_range(d, (unsigned long)&dev->power + should_wakeup_offset,
-					    (unsigned long)&dev->power + should_wakeup_offset, 1);
-			break;
-		}
+	d = domain_of_module(drv->owner);
+	if (d) {
+		track_range(d, (unsigned long)&dev->driver_data, (unsigned long)&dev->driver_data,
+			    sizeof(dev->driver_data));
+		if (should_wakeup_offset >= 0)
+			track_range(d, (unsigned long)&dev->power + should_wakeup_offset,
+				    (unsigned long)&dev->power + should_wakeup_offset, 1);
+	}
 	spin_unlock_irqrestore(&state_lock, flags);
 	return 0;
 }
 
-/* pci_device_remove(dev) */
+/* device_remove(dev): its driver is unbound */
 static int device_remove_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct device *dev = (struct device *)regs->di;
@@ -575,8 +575,8 @@ static struct kprobe free_probes[] = {
 	{ .symbol_name = "netif_receive_skb", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "netif_rx", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "skb_release_all", .pre_handler = skb_handoff_rdi_pre },
-	{ .symbol_name = "pci_device_probe", .pre_handler = device_probe_pre },
-	{ .symbol_name = "pci_device_remove", .pre_handler = device_remove_pre },
+	{ .symbol_name = "really_probe", .pre_handler = device_probe_pre },
+	{ .symbol_name = "device_remove", .pre_handler = device_remove_pre },
 };
 static bool free_probe_registered[ARRAY_SIZE(free_probes)];
 
