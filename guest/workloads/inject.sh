@@ -10,10 +10,11 @@
 # disarmed, a malformed command (EINVAL).
 #
 # Output: `W: inject <step> rc=<exit status> [err=<the shell's write error>]` and `W: inject <step> <the
-# /proc/chariot_inject line>`, `W: inject bound=<e1000's PCI devices> ifaces=<interfaces>` after each load,
-# `W: inject ping ...` and how often e1000's init said "copybreak enabled" after the reload, then `W: WORKLOAD-END result=PASS|FAIL fails=N`: a failure is a step whose
-# status differs from what this workload expects whatever the faults are (what a fault does to e1000 is for the
-# test to judge). The injector logs every outcome on the console (`chariot_inject: applied ...`).
+# /proc/chariot_inject line>`; after each load `W: inject <when> bound=<e1000's PCI devices> ifaces=<interfaces>`;
+# after the reload `W: inject ping ...` and how often e1000's init said "copybreak enabled"; then `W: WORKLOAD-END
+# result=PASS|FAIL fails=N`: a failure is a step whose status differs from what this workload expects whatever the
+# faults are (what a fault does to e1000 is for the test to judge). The injector logs every outcome on the console
+# (`chariot_inject: applied ...`).
 
 MODDIR=/lib/chariot
 
