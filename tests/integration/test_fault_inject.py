@@ -5,9 +5,9 @@ where and what it wrote; each fault has its visible effect, a reload runs clean 
 The load fault is the alloc_fail of e1000_probe's alloc_etherdev_mqs call (the first seed that chooses it): the
 probe fails with -ENOMEM, so e1000 loads but drives nothing. The init fault inverts the `copybreak !=
 COPYBREAK_DEFAULT` test of e1000_init_module (.init.text, so found in the full symbol table the module has until it
-is live): the reloaded e1000 says "copybreak enabled" where it says nothing, and works. The live fault is a delete_insn in e1000_get_regs
-(ethtool only: never run here) whose bytes cross a page boundary once loaded (module text starts page-aligned with
-.text), so the write goes through a two-page alias."""
+is live): the reloaded e1000 says "copybreak enabled" where it says nothing, and works. The live fault is a
+delete_insn in e1000_get_regs (ethtool only: never run here) whose bytes cross a page boundary once loaded (module
+text starts page-aligned with .text), so the write goes through a two-page alias."""
 import json
 import os
 import re
@@ -115,7 +115,8 @@ def test_load_fault_is_applied_before_the_probe_and_makes_it_fail(run):
 def test_a_reload_runs_a_clean_probe_and_the_fault_armed_for_its_init(run):
     result, faults = run
     log, fault = result.guest_log, faults["init"]
-    assert re.fullmatch(r"W: inject after-reload bound=\S+ ifaces=eth0 lo", w_line(log, "W: inject after-reload bound="))
+    bound = w_line(log, "W: inject after-reload bound=")
+    assert re.fullmatch(r"W: inject after-reload bound=\S+ ifaces=eth0 lo", bound)
     assert "3 packets transmitted, 3 packets received, 0% packet loss" in w_line(log, "W: inject ping ")
     # the load fault once, the init fault, then the live one: the load fault was not applied again
     records = applied_records(log)
