@@ -276,7 +276,14 @@ class Insn:
 
 
 def decode(code):
-    """An Insn for the supported opcodes (with .length), else None."""
+    """An Insn for the supported opcodes (with .length), else None (also when `code` ends too early)."""
+    try:
+        return decode_supported(code)
+    except IndexError:  # no ModRM or SIB where the opcode needs one
+        return None
+
+
+def decode_supported(code):
     i, opsize16 = 0, False
     while i < len(code) and code[i] in LEGACY_PREFIXES:
         opsize16 |= code[i] == 0x66
