@@ -113,8 +113,10 @@ struct alloc_call {
 /* A kretprobe entry for an allocation called from `caller`: 0 (keep the return probe) if it is a domain's code. */
 int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache, unsigned long size,
 		unsigned long offset);
-/* The same for an object attributed to domain d (NULL: not a domain's); takes state_lock. */
-int alloc_entry_for(struct kretprobe_instance *ri, struct domain *d, unsigned long size, unsigned long offset);
+/* The same for an object attributed to the domain of module `mod`, or of the module whose memory holds `addr`. */
+int alloc_entry_for_module(struct kretprobe_instance *ri, const struct module *mod, unsigned long size,
+			   unsigned long offset);
+int alloc_entry_for_data(struct kretprobe_instance *ri, unsigned long addr, unsigned long size, unsigned long offset);
 /* Adds the interval if the allocating domain is still the one the entry saw (takes state_lock). */
 void track_for_call(struct alloc_call *call, unsigned long key, unsigned long start, unsigned long len);
 

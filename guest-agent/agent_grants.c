@@ -141,15 +141,8 @@ static int usb_coherent_entry(struct kretprobe_instance *ri, struct pt_regs *reg
 static int hcd_create_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	const struct hc_driver *driver = (const struct hc_driver *)regs->di;
-	struct domain *d;
-	unsigned long flags;
 
-	if (!READ_ONCE(nr_domains))
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_by_address((unsigned long)driver);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return alloc_entry_for(ri, d, sizeof(struct usb_hcd) + driver->hcd_priv_size, 0);
+	return alloc_entry_for_data(ri, (unsigned long)driver, sizeof(struct usb_hcd) + driver->hcd_priv_size, 0);
 }
 
 /* usb_hcd_link_urb_to_ep(hcd, urb), called by a host controller driver queueing the urb. */
@@ -198,15 +191,8 @@ static int urb_unlink_pre(struct kprobe *p, struct pt_regs *regs)
 static int scsi_host_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	const struct scsi_host_template *sht = (const struct scsi_host_template *)regs->di;
-	struct domain *d;
-	unsigned long flags;
 
-	if (!READ_ONCE(nr_domains))
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(sht->module);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return alloc_entry_for(ri, d, sizeof(struct Scsi_Host) + regs->si, 0);
+	return alloc_entry_for_module(ri, sht->module, sizeof(struct Scsi_Host) + regs->si, 0);
 }
 
 static void grant_command(struct domain *d, struct request *rq, const struct scsi_host_template *sht)
@@ -331,33 +317,11 @@ static int ata_prepare_host_return(struct kretprobe_instance *ri, struct pt_regs
 
 /* ---- sound ---- */
 
-/* An object of a card created for an isolated module: returned through `out`. */
-static int card_object_entry(struct kretprobe_instance *ri, struct snd_card *card, unsigned long size,
-			     unsigned long out)
-{
-	struct domain *d;
-	unsigned long flags;
-
-	if (!READ_ONCE(nr_domains))
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(card->module);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return alloc_entry_for(ri, d, size, out);
-}
-
 /* snd_card_new / snd_devm_card_new(parent, idx, xid, module, extra_size, card_ret) */
 static int card_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct domain *d;
-	unsigned long flags;
-
-	if (!READ_ONCE(nr_domains))
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module((struct module *)regs->cx);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return alloc_entry_for(ri, d, sizeof(struct snd_card) + (int)regs->r8, regs->r9);
+	return alloc_entry_for_module(ri, (struct module *)regs->cx, sizeof(struct snd_card) + (int)regs->r8,
+				      regs->r9);
 }
 
 /* A function returning 0 and the object through the pointer the entry saved in call->offset. */
@@ -376,20 +340,22 @@ static int out_param_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 /* snd_pcm_new(card, id, device, playback_count, capture_count, rpcm) */
 static int pcm_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return card_object_entry(ri, (struct snd_card *)regs->di, sizeof(struct snd_pcm), regs->r9);
+	return alloc_entry_for_module(ri, ((struct snd_card *)regs->di)->module, sizeof(struct snd_pcm), regs->r9);
 }
 
 /* snd_rawmidi_new(card, id, device, output_count, input_count, rrawmidi) */
 static int rawmidi_new_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return card_object_entry(ri, (struct snd_card *)regs->di, sizeof(struct snd_rawmidi), regs->r9);
+	return alloc_entry_for_module(ri, ((struct snd_card *)regs->di)->module, sizeof(struct snd_rawmidi),
+				      regs->r9);
 }
 
 /* snd_pcm_attach_substream(pcm, stream, file, rsubstream): the runtime (kfree'd at detach) of an open substream
  * of the driver's card. */
 static int pcm_attach_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return card_object_entry(ri, ((struct snd_pcm *)regs->di)->card, sizeof(struct snd_pcm_runtime), regs->cx);
+	return alloc_entry_for_module(ri, ((struct snd_pcm *)regs->di)->card->module, sizeof(struct snd_pcm_runtime),
+				      regs->cx);
 }
 
 static int pcm_attach_return(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -435,26 +401,29 @@ struct domain *delegated_domain(unsigned long caller)
 	return NULL;
 }
 
-static int delegation_start(struct kretprobe_instance *ri, struct domain *d)
+/* A delegation for the domain of `mod`, if it is isolated and a slot is free: 0 keeps the return probe. */
+static int delegation_start(struct kretprobe_instance *ri, const struct module *mod)
 {
 	int *slot = (int *)ri->data;
+	struct domain *d;
 	unsigned long flags;
 	int i;
 
-	if (!d)
+	if (!mod || !READ_ONCE(nr_domains))
 		return 1;
 	spin_lock_irqsave(&state_lock, flags);
-	for (i = 0; i < DELEGATIONS_MAX && delegations[i].task; i++)
+	d = domain_of_module(mod);
+	for (i = 0; d && i < DELEGATIONS_MAX && delegations[i].task; i++)
 		;
-	if (i < DELEGATIONS_MAX && d->in_use) {
+	if (d && i < DELEGATIONS_MAX) {
 		delegations[i].task = current;
 		delegations[i].domain = d;
 		delegations[i].func = (unsigned long)get_kretprobe(ri)->kp.addr;
 		nr_delegations++;
+		*slot = i;
 	}
 	spin_unlock_irqrestore(&state_lock, flags);
-	*slot = i;
-	return i < DELEGATIONS_MAX ? 0 : 1;
+	return d && i < DELEGATIONS_MAX ? 0 : 1;
 }
 
 static int delegation_end(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -468,31 +437,24 @@ static int delegation_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-/* The domain of the SCSI host `dev` is (or is below). */
-static struct domain *shost_domain(struct device *dev)
+/* The module of the host template of the SCSI host `dev` is (or is below). */
+static const struct module *shost_module(struct device *dev)
 {
 	struct Scsi_Host *shost = dev_to_shost(dev);
-	struct domain *d;
-	unsigned long flags;
 
-	if (!shost)
-		return NULL;
-	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(shost->hostt->module);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return d;
+	return shost ? shost->hostt->module : NULL;
 }
 
 /* scsi_alloc_sdev(starget, lun, hostdata): allocates the scsi_device and calls the host's slave_alloc. */
 static int scsi_alloc_sdev_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return READ_ONCE(nr_domains) ? delegation_start(ri, shost_domain(&((struct scsi_target *)regs->di)->dev)) : 1;
+	return delegation_start(ri, shost_module(&((struct scsi_target *)regs->di)->dev));
 }
 
 /* scsi_alloc_target(parent, channel, id): allocates the scsi_target and calls the host's target_alloc. */
 static int scsi_alloc_target_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return READ_ONCE(nr_domains) ? delegation_start(ri, shost_domain((struct device *)regs->di)) : 1;
+	return delegation_start(ri, shost_module((struct device *)regs->di));
 }
 
 #define DELEGATION_KRETPROBE(sym, entry)                                                                   \

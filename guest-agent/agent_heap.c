@@ -126,35 +126,49 @@ static int start_call(struct kretprobe_instance *ri, struct domain *d, struct km
 	return 0;
 }
 
-int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache,
-		unsigned long size, unsigned long offset)
+/* Starts the call for the domain find(key) names, looked up under the same lock (fast path: no domain at all). */
+static int entry_for(struct kretprobe_instance *ri, struct domain *(*find)(unsigned long key), unsigned long key,
+		     struct kmem_cache *cache, unsigned long size, unsigned long offset)
 {
-	struct domain *d;
 	unsigned long flags;
 	int skip;
 
 	if (!READ_ONCE(nr_domains))
 		return 1;
 	spin_lock_irqsave(&state_lock, flags);
-	d = domain_by_text(caller);
-	if (!d)
-		d = delegated_domain(caller);
-	skip = start_call(ri, d, cache, size, offset);
+	skip = start_call(ri, find(key), cache, size, offset);
 	spin_unlock_irqrestore(&state_lock, flags);
 	return skip;
 }
 
-int alloc_entry_for(struct kretprobe_instance *ri, struct domain *d, unsigned long size, unsigned long offset)
+/* The caller's own code, or a delegation under way for it. */
+static struct domain *caller_domain(unsigned long caller)
 {
-	unsigned long flags;
-	int skip;
+	struct domain *d = domain_by_text(caller);
 
-	if (!d)
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	skip = start_call(ri, d, NULL, size, offset);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return skip;
+	return d ? d : delegated_domain(caller);
+}
+
+static struct domain *module_domain(unsigned long mod)
+{
+	return domain_of_module((const struct module *)mod);
+}
+
+int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache,
+		unsigned long size, unsigned long offset)
+{
+	return entry_for(ri, caller_domain, caller, cache, size, offset);
+}
+
+int alloc_entry_for_module(struct kretprobe_instance *ri, const struct module *mod, unsigned long size,
+			   unsigned long offset)
+{
+	return entry_for(ri, module_domain, (unsigned long)mod, NULL, size, offset);
+}
+
+int alloc_entry_for_data(struct kretprobe_instance *ri, unsigned long addr, unsigned long size, unsigned long offset)
+{
+	return entry_for(ri, domain_by_address, addr, NULL, size, offset);
 }
 
 static int kmalloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
