@@ -2,8 +2,9 @@
 # guest kernel, and an initramfs that carries them as /lib/chariot/*.ko for the isolation workload
 # (guest/workloads/isolation.sh). Included by the top-level Makefile after mk/guest.mk (it uses its variables).
 #
-#   make agent                 $(AGENT_KO), $(DEMO_KO) and $(ISOLATION_INITRAMFS)
+#   make agent                 $(AGENT_KO), $(INJECT_KO), $(DEMO_KO) and $(ISOLATION_INITRAMFS)
 #   $(AGENT_KO)                $(BUILD)/agent/chariot_agent.ko
+#   $(INJECT_KO)               $(BUILD)/agent/chariot_inject.ko (the fault injector; same kbuild run)
 #   $(DEMO_KO)                 $(BUILD)/agent/chariot_victim.ko $(BUILD)/agent/chariot_demo.ko
 #   $(AGENT_EXTRA)             $(BUILD)/agent/extra/lib/chariot/*.ko: guest/build-initramfs.sh's EXTRA_DIR
 #   $(ISOLATION_INITRAMFS)     $(BUILD)/guest/initramfs-isolation.cpio.gz: the guest initramfs + the above
@@ -27,6 +28,7 @@ AGENT_ABI_HDRS      := hv/hypercall_abi.h hv/errno.h
 DEMO_SRCS           := tests/demo-driver/Kbuild $(wildcard tests/demo-driver/*.c tests/demo-driver/*.h)
 DEMO_NAMES          := chariot_victim chariot_demo
 AGENT_KO            := $(AGENT_BUILD)/chariot_agent.ko
+INJECT_KO           := $(AGENT_BUILD)/chariot_inject.ko
 DEMO_KO             := $(patsubst %,$(AGENT_BUILD)/%.ko,$(DEMO_NAMES))
 AGENT_EXTRA         := $(AGENT_BUILD)/extra
 AGENT_EXTRA_STAMP   := $(AGENT_BUILD)/extra.stamp
@@ -34,7 +36,7 @@ ISOLATION_INITRAMFS := $(BUILD)/guest/initramfs-isolation.cpio.gz
 AGENT_STAMP         := $(AGENT_BUILD)/kernel.stamp
 
 .PHONY: agent agent-stamp-check run-isolation run-isolation-bare
-agent: $(AGENT_KO) $(DEMO_KO) $(ISOLATION_INITRAMFS)
+agent: $(AGENT_KO) $(INJECT_KO) $(DEMO_KO) $(ISOLATION_INITRAMFS)
 
 # The stamp holds the kernel the modules were built for: it changes (and they rebuild) when the kernel does.
 agent-stamp-check:
@@ -43,13 +45,13 @@ agent-stamp-check:
 $(AGENT_STAMP): agent-stamp-check ;
 
 # The recipes ask build-linux.sh for the tree again (see mk/guest.mk: `deps` may have installed the source since).
-$(AGENT_KO): $(AGENT_SRCS) $(AGENT_ABI_HDRS) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
+$(AGENT_KO) $(INJECT_KO) &: $(AGENT_SRCS) $(AGENT_ABI_HDRS) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
 	rm -rf $(AGENT_BUILD)/guest-agent $(AGENT_BUILD)/hv
 	mkdir -p $(AGENT_BUILD)/guest-agent $(AGENT_BUILD)/hv
 	cp $(AGENT_SRCS) $(AGENT_BUILD)/guest-agent/
 	cp $(AGENT_ABI_HDRS) $(AGENT_BUILD)/hv/
 	$(MAKE) -C "$$(guest/build-linux.sh --print-path)/src" M=$(abspath $(AGENT_BUILD)/guest-agent) modules
-	cp $(AGENT_BUILD)/guest-agent/chariot_agent.ko $@
+	cp $(AGENT_BUILD)/guest-agent/chariot_agent.ko $(AGENT_BUILD)/guest-agent/chariot_inject.ko $(AGENT_BUILD)/
 
 # One kbuild run for both: chariot_demo links against chariot_victim's exports.
 $(DEMO_KO) &: $(DEMO_SRCS) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
@@ -60,10 +62,10 @@ $(DEMO_KO) &: $(DEMO_SRCS) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
 	cp $(patsubst %,$(AGENT_BUILD)/demo-driver/%.ko,$(DEMO_NAMES)) $(AGENT_BUILD)/
 
 # The stamp stands for the directory (whose own timestamp says nothing) and stays outside it.
-$(AGENT_EXTRA_STAMP): $(AGENT_KO) $(DEMO_KO)
+$(AGENT_EXTRA_STAMP): $(AGENT_KO) $(INJECT_KO) $(DEMO_KO)
 	rm -rf $(AGENT_EXTRA)
 	mkdir -p $(AGENT_EXTRA)/lib/chariot
-	cp $(AGENT_KO) $(DEMO_KO) $(AGENT_EXTRA)/lib/chariot/
+	cp $(AGENT_KO) $(INJECT_KO) $(DEMO_KO) $(AGENT_EXTRA)/lib/chariot/
 	touch $@
 
 $(ISOLATION_INITRAMFS): $(AGENT_EXTRA_STAMP) $(GUEST_INITRAMFS_BASE) $(AGENT_STAMP) | $(LINUX_BZIMAGE)
