@@ -3,7 +3,7 @@
 
 COM1 is the guest's console and COM2 the hypervisor's log; both are shown live, each line marked with its source.
 The run ends when the hypervisor logs its shutdown, when Bochs exits, when a --stop-on pattern appears (after
---stop-grace seconds more of output), when the guest console stayed silent for --stall seconds, or at the time
+--stop-grace seconds more of output), when the guest console fell silent for --stall seconds, or at the time
 limit. Exit status: 0 when the run ended as expected (see --expect), 1 otherwise.
 
 Used by `make run`, the integration tests (import run_bochs) and the benchmarks.
@@ -156,7 +156,8 @@ def run(opts, echo, on_guest_line=None):
     guest = Follower(os.path.join(run_dir, "com1.log"), "guest", echo)
     hv = Follower(os.path.join(run_dir, "com2.log"), "hv", echo)
 
-    start = last_guest_line = time.monotonic()
+    start = time.monotonic()
+    last_guest_line = None  # the stall watch starts with the first console line: firmware and loaders print none
     proc = subprocess.Popen(
         ["bochs", "-q", "-f", os.path.join(run_dir, "bochsrc"), "-rc", os.path.join(run_dir, "rc"), "-unlock"],
         stdin=subprocess.DEVNULL, stdout=open(os.path.join(run_dir, "bochs.out"), "w"), stderr=subprocess.STDOUT,
@@ -187,7 +188,7 @@ def run(opts, echo, on_guest_line=None):
             break
         if grace_deadline and now > grace_deadline:
             break
-        if opts.stall and status is None and now - last_guest_line > opts.stall:
+        if opts.stall and status is None and last_guest_line and now - last_guest_line > opts.stall:
             status = "stalled"
             break
         if now - start > opts.timeout:
@@ -221,7 +222,8 @@ def parser():
     p.add_argument("--stop-on", action="append", default=[], help="stop when a serial line matches this regex")
     p.add_argument("--stop-grace", type=float, default=0,
                    help="seconds of output still collected after a --stop-on match (e.g. an oops' last lines)")
-    p.add_argument("--stall", type=float, help="stop when the guest console printed nothing for this many seconds")
+    p.add_argument("--stall", type=float,
+                   help="stop when the guest console, once it printed, printed nothing for this many seconds")
     p.add_argument("--bochs-line", action="append", help="extra bochsrc line (overrides earlier ones)")
     p.add_argument("--expect", default="guest powered off",
                    help='success condition: a hypervisor shutdown reason, "bochs-exit" (bare guest) or "stop-pattern"')

@@ -235,7 +235,7 @@ class Runner:
             with open(os.path.join(run_dir, tftp, TFTP_FILE), "wb") as f:
                 f.write(tftp_payload())
 
-        starts, kernels = {}, []
+        starts, kernels, gap = {}, [], {"last": None, "max": 0.0}
 
         def on_line(line, t):
             m = re.match(r"C: start n=(\d+)", line)
@@ -243,6 +243,10 @@ class Runner:
                 starts[int(m.group(1))] = t
             if "Linux version" in line:
                 kernels.append(t)
+            if gap["last"] is not None:  # the longest silence once the campaign runs: what --stall must exceed
+                gap["max"] = max(gap["max"], t - gap["last"])
+            if gap["last"] is not None or line.startswith("C: boot "):
+                gap["last"] = t
             return len(kernels) > 1  # the machine reset and booted again
 
         r = bochs_run.run_bochs(iso, run_dir, timeout=BOOT_SECONDS + ENTRY_SECONDS * len(entries),
@@ -251,7 +255,7 @@ class Runner:
         status = "reboot" if len(kernels) > 1 else r.status
         with open(os.path.join(run_dir, "boot.json"), "w") as f:
             json.dump({"status": status, "shutdown_reason": r.shutdown_reason, "elapsed": r.elapsed,
-                       "entry_wall_starts": starts}, f)
+                       "entry_wall_starts": starts, "max_console_gap_s": round(gap["max"], 2)}, f)
         for path in (iso, initrd, *(devices[k] for k in ("ata_disk", "usb_disk") if k in devices)):
             os.unlink(path)
         for tftp in ("tftp", "tftp-ne2k"):
@@ -328,8 +332,10 @@ def main():
     p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="i/N")
     p.add_argument("--jobs", type=int, default=2, help="Bochs instances at once")
     p.add_argument("--boot-entries", type=int, default=10, help="faults per boot at most")
-    p.add_argument("--stall", type=float, default=20,
-                   help="host seconds without a console line that make a hang (the guest prints every guest second)")
+    p.add_argument("--stall", type=float, default=10,
+                   help="host seconds without a console line that make a hang (the guest prints every guest second; "
+                        "the longest silence seen in a run is in its boot.json)")
+    p.add_argument("--dry-run", action="store_true", help="print the (driver, seed, env) to run and stop")
     p.add_argument("--hv", default=os.path.join(ROOT, "build", "hv.elf"))
     p.add_argument("--initramfs", default=os.path.join(ROOT, "build", "guest", "initramfs-isolation.cpio.gz"))
     args = p.parse_args()
@@ -348,7 +354,8 @@ def main():
     mine = pairs[index::count]
     tasks = []
     for driver in drivers:
-        runner.make_faults(driver, [s for d, s in mine if d == driver])
+        if not args.dry_run:
+            runner.make_faults(driver, [s for d, s in mine if d == driver])
         for env in envs:
             seeds = [s for d, s in mine if d == driver and (d, s, env) not in runner.results.done]
             for i in range(0, len(seeds), args.boot_entries):
@@ -356,6 +363,11 @@ def main():
     tasks = [t for _, t in sorted(tasks, key=lambda x: x[0])]  # every (driver, env) advances together
     runner.say(f"{sum(len(t.seeds) for t in tasks)} entries to run in {len(tasks)} tasks, "
                f"{len(runner.results.done)} already in {args.out}")
+    if args.dry_run:
+        for t in tasks:
+            for seed in t.seeds:
+                print(f"{t.driver} {seed} {t.env}")
+        return 0
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         ok = all(pool.map(runner.run_task, tasks))

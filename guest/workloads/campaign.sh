@@ -25,7 +25,7 @@
 #   C: load n= result=ok|fail|timeout tsc_delta=
 #   C: workload n= run=1|2 verdict=PASS|FAIL|TIMEOUT bytes= tsc= detail= cycles=   (bytes and tsc: the transfer,
 #                                                           cycles: the whole workload; run=2 after a reload)
-#   C: inject n= state=... (the injector's line)         C: agent n= domain=... (the agent's line for MODNAME)
+#   C: inject n= state=... (faults: the injector's line)  C: agent n= domain=... (the agent's line for MODNAME)
 #   C: end n= verdict= unload=ok|fail|timeout|skipped clean=1|0 tsc=   (verdict: the last workload run's)
 #   C: stop n= reason=...     C: done
 #   C: hb n= t=   (every guest second while a step runs: the runner's sign that the kernel still schedules)
@@ -71,13 +71,15 @@ limited() {
 
 # --- the driver workloads: each prints `bytes=N tsc=N detail=...` on its last line and fails if a check fails ---
 
-# wait_for SECONDS COMMAND...: poll (every 0.1 s of guest time) until COMMAND succeeds
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds, for SECONDS of guest time at most (by the
+# clock: each poll forks, and a count of polls would stretch with a slow COMMAND)
 wait_for() {
-    tries=$(($1 * 10))
+    read -r now _ </proc/uptime
+    deadline=$((${now%.*} + $1))
     shift
     while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries - 1))
-        [ $tries -gt 0 ] || return 1
+        read -r now _ </proc/uptime
+        [ "${now%.*}" -lt "$deadline" ] || return 1
         usleep 100000
     done
 }
@@ -222,13 +224,14 @@ run_workload() {
 # isolated: a violation reported during the run starts a recovery; wait until it ended
 await_recovery() {
     i=0
-    while [ "$i" -lt $((limit_recover * 5)) ]; do
+    while [ "$i" -lt $((limit_recover * 1000000 / POLL_US)) ]; do
         w=$(watch_line)
         state=$(field "$w" state)
         violations=$(field "$w" violations)
         [ "$state" = recovering ] || { [ "$state" = running ] && [ "${violations:-0}" != 0 ]; } || return 0
-        usleep 200000
+        usleep "$POLL_US"
         i=$((i + 1))
+        [ $((i % HB_POLLS)) -ne 0 ] || say "C: hb n=$n t=$((i * POLL_US / 1000000))"
     done
     return 1
 }
@@ -254,7 +257,7 @@ run_entry() {
         *) load=fail ;;
     esac
     say "C: load n=$n result=$load tsc_delta=$(($(/bin/tsc) - start)) detail=$(tail -n1 /tmp/load.out | tr -c 'A-Za-z0-9.,:/()\n-' '_')"
-    [ "$inject" = no ] || say "C: inject n=$n $(cat $INJECT)"
+    [ "$inject" = no ] || [ "$kind" != fault ] || say "C: inject n=$n $(cat $INJECT)"
     verdict=FAIL
     [ "$load" = timeout ] || run_workload 1
     if [ "$env" = isolated ]; then
