@@ -7,6 +7,7 @@
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
 
+#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/printk.h>
@@ -86,10 +87,78 @@ const char *watch_state_name(enum watch_state state);
 struct domain *domain_by_hv_id(unsigned long hv_id); /* agent_lock held */
 int release_domain(struct domain *d);                /* agent_lock held */
 
-/* agent_heap.c */
+/* agent_heap.c: the table of objects authorized to domains (their intervals in the hypervisor) and the allocator
+ * probes. Called with state_lock held unless said otherwise. */
 void heap_init(void);
-int register_heap_probes(void);
-void unregister_heap_probes(void);
+extern struct probe_set heap_probes;
+struct domain *domain_by_text(unsigned long addr); /* the domain whose code addr is */
+struct domain *domain_of_module(const struct module *mod);
+struct domain *domain_by_address(unsigned long addr); /* the domain whose module (code or data) holds addr */
+/* Authorizes [start, start + len) to d until the object `key` is freed or ungranted. */
+void track_range(struct domain *d, unsigned long key, unsigned long start, unsigned long len);
+void ungrant(struct domain *d, unsigned long key); /* d's grant on key only */
+void object_freed(unsigned long key);              /* every domain's grant on key (takes state_lock) */
+int free_rdi_pre(struct kprobe *p, struct pt_regs *regs); /* object_freed(first argument) */
+int free_rsi_pre(struct kprobe *p, struct pt_regs *regs); /* object_freed(second argument) */
+int free_rdx_pre(struct kprobe *p, struct pt_regs *regs); /* object_freed(third argument) */
+
+/* What a return handler needs from the entry: who called, and what the call's arguments said about the extent. */
+struct alloc_call {
+	struct domain *domain;
+	unsigned int generation;
+	struct kmem_cache *cache; /* kmem_cache_alloc*: the cache, whose object size bounds the interval */
+	unsigned long size;       /* the size argument (vmalloc, ioremap, DMA, net_device private area, ...) */
+	unsigned long offset;     /* ioremap: the physical address's offset in its page; else what the entry saved */
+};
+/* A kretprobe entry for an allocation called from `caller`: 0 (keep the return probe) if it is a domain's code. */
+int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache, unsigned long size,
+		unsigned long offset);
+/* The same for an object attributed to domain d (NULL: not a domain's); takes state_lock. */
+int alloc_entry_for(struct kretprobe_instance *ri, struct domain *d, unsigned long size, unsigned long offset);
+/* Adds the interval if the allocating domain is still the one the entry saw (takes state_lock). */
+void track_for_call(struct alloc_call *call, unsigned long key, unsigned long start, unsigned long len);
+
+#define ALLOC_PROBE_MAXACTIVE 32 /* isolated-driver allocations in flight at once (sleeping ones included) */
+/* A kretprobe whose entry fills a struct alloc_call for its return handler. */
+#define ALLOC_KRETPROBE(sym, entry, ret)                                                                   \
+	{                                                                                                  \
+		.kp.symbol_name = sym, .entry_handler = entry, .handler = ret,                             \
+		.data_size = sizeof(struct alloc_call), .maxactive = ALLOC_PROBE_MAXACTIVE,                 \
+	}
+
+/* At function entry the return address is on top of the stack: the call site. */
+static inline unsigned long entry_return_address(struct pt_regs *regs)
+{
+	return *(unsigned long *)regs->sp;
+}
+
+/* The n-th (from 7) stack argument at function entry. */
+static inline unsigned long entry_stack_arg(struct pt_regs *regs, int n)
+{
+	return ((unsigned long *)regs->sp)[n - 6];
+}
+
+/* agent_probes.c: sets of kprobes and kretprobes. A probe on a module's function (snd-pcm, not loaded when the
+ * agent is) is registered when that module is live and dropped when it goes. */
+struct probe_set {
+	const char *what;
+	struct kretprobe *krps;
+	bool *krp_registered;
+	size_t nr_krps;
+	struct kprobe *kps;
+	bool *kp_registered;
+	size_t nr_kps;
+	size_t required_kps; /* the first kps must exist */
+};
+int probe_set_register(struct probe_set *set);
+void probe_set_unregister(struct probe_set *set);
+void probe_set_module_live(struct probe_set *set);            /* retries those not registered */
+void probe_set_module_going(struct probe_set *set, struct module *mod); /* drops those in mod */
+
+/* agent_grants.c: kernel objects handed to a driver by its subsystem (DMA pools, USB, SCSI, ATA, sound). */
+extern struct probe_set grant_probes;
+void grants_init(unsigned long (*lookup)(const char *name));
+struct domain *delegated_domain(unsigned long caller); /* state_lock held */
 /* Drops the tracked objects of a domain going away (state_lock held); the hypervisor drops its intervals. */
 void heap_forget_domain(struct domain *d);
 /* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */

@@ -23,7 +23,6 @@
 
 #define TRACKED_OBJECTS_MAX 4096 /* live heap objects of all domains */
 #define TRACKED_HASH_BITS 10
-#define ALLOC_PROBE_MAXACTIVE 32 /* isolated-driver allocations in flight at once (sleeping ones included) */
 
 struct tracked_object {
 	struct hlist_node node; /* in `tracked` while live, in `free_objects` otherwise */
@@ -50,7 +49,7 @@ static long hypercall_in_probe(unsigned long nr, unsigned long a0, unsigned long
 /* ---- domains and tracked objects (state_lock held) ---- */
 
 /* The domain whose code `addr` is: its core text, or its init text while its init runs. */
-static struct domain *domain_by_text(unsigned long addr)
+struct domain *domain_by_text(unsigned long addr)
 {
 	struct domain *d;
 
@@ -61,12 +60,14 @@ static struct domain *domain_by_text(unsigned long addr)
 	return NULL;
 }
 
-static struct tracked_object *find_tracked(unsigned long key)
+/* The object `key` as authorized for domain `d` (NULL: for any domain). Several domains may hold grants on one
+ * object (an urb is the USB storage driver's allocation and, while queued, its host controller driver's). */
+static struct tracked_object *find_tracked(unsigned long key, const struct domain *d)
 {
 	struct tracked_object *t;
 
 	hash_for_each_possible(tracked, t, node, key)
-		if (t->key == key)
+		if (t->key == key && (!d || t->domain == d))
 			return t;
 	return NULL;
 }
@@ -79,10 +80,13 @@ static void untrack_object(struct tracked_object *t)
 	hlist_add_head(&t->node, &free_objects);
 }
 
-static void track_range(struct domain *d, unsigned long key, unsigned long start, unsigned long len)
+void track_range(struct domain *d, unsigned long key, unsigned long start, unsigned long len)
 {
-	struct tracked_object *t = find_tracked(key);
+	struct tracked_object *t = find_tracked(key, d);
 
+	/* Granted again as it is (a request or an urb reused): nothing to tell the hypervisor. */
+	if (t && t->start == start && t->len == len)
+		return;
 	/* Still tracked: it was freed through a path without a probe (e.g. kfree_bulk). Drop the stale interval. */
 	if (t)
 		untrack_object(t);
@@ -104,52 +108,53 @@ static void track_range(struct domain *d, unsigned long key, unsigned long start
 }
 
 
-static void object_freed(unsigned long start);
-
 /* ---- allocation probes ---- */
 
-/* What a return handler needs from the entry: who called, and what the call's arguments said about the extent. */
-struct alloc_call {
-	struct domain *domain;
-	unsigned int generation;
-	struct kmem_cache *cache; /* kmem_cache_alloc*: the cache, whose object size bounds the interval */
-	unsigned long size;       /* the size argument (vmalloc, ioremap, DMA, net_device private area) */
-	unsigned long offset;     /* ioremap: the physical address's offset in its page */
-};
-
-/* Returns 0 (keep the return probe) only for allocations made by an isolated driver. */
-static int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache,
-		       unsigned long size, unsigned long offset)
+/* Fills the call for domain d (state_lock held); 0 (keep the return probe) only if there is one. */
+static int start_call(struct kretprobe_instance *ri, struct domain *d, struct kmem_cache *cache,
+		      unsigned long size, unsigned long offset)
 {
 	struct alloc_call *call = (struct alloc_call *)ri->data;
+
+	if (!d || !d->in_use)
+		return 1;
+	call->domain = d;
+	call->generation = d->generation;
+	call->cache = cache;
+	call->size = size;
+	call->offset = offset;
+	return 0;
+}
+
+int alloc_entry(struct kretprobe_instance *ri, unsigned long caller, struct kmem_cache *cache,
+		unsigned long size, unsigned long offset)
+{
 	struct domain *d;
 	unsigned long flags;
+	int skip;
 
 	if (!READ_ONCE(nr_domains))
 		return 1;
 	spin_lock_irqsave(&state_lock, flags);
 	d = domain_by_text(caller);
-	if (d) {
-		call->domain = d;
-		call->generation = d->generation;
-		call->cache = cache;
-		call->size = size;
-		call->offset = offset;
-	}
+	if (!d)
+		d = delegated_domain(caller);
+	skip = start_call(ri, d, cache, size, offset);
 	spin_unlock_irqrestore(&state_lock, flags);
-	return d ? 0 : 1;
+	return skip;
 }
 
-/* At function entry the return address is on top of the stack: the allocation call site. */
-static unsigned long entry_return_address(struct pt_regs *regs)
+int alloc_entry_for(struct kretprobe_instance *ri, struct domain *d, unsigned long size, unsigned long offset)
 {
-	return *(unsigned long *)regs->sp;
-}
+	unsigned long flags;
+	int skip;
 
-/* The n-th (from 7) stack argument at function entry. */
-static unsigned long entry_stack_arg(struct pt_regs *regs, int n)
-{
-	return ((unsigned long *)regs->sp)[n - 6];
+	if (!d)
+		return 1;
+	spin_lock_irqsave(&state_lock, flags);
+	skip = start_call(ri, d, NULL, size, offset);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return skip;
 }
 
 static int kmalloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -170,7 +175,7 @@ static int cache_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 }
 
 /* Adds the interval if the allocating domain is still the one the entry saw. */
-static void track_for_call(struct alloc_call *call, unsigned long key, unsigned long start, unsigned long len)
+void track_for_call(struct alloc_call *call, unsigned long key, unsigned long start, unsigned long len)
 {
 	unsigned long flags;
 
@@ -343,32 +348,32 @@ static void find_should_wakeup(void)
 #endif
 }
 
-/* pci_device_probe(dev): dev->driver is the driver about to probe it. Its probe may set the device's driver
- * data (pci_set_drvdata, dev_set_drvdata: inline) and its wakeup flag (device_set_wakeup_enable, inline without
+/* really_probe(dev, drv): drv is about to probe dev (any bus). Its probe may set the device's driver data
+ * (dev_set_drvdata and the bus wrappers are inline) and its wakeup flag (device_set_wakeup_enable, inline without
  * CONFIG_PM_SLEEP), each keyed by its address until the device is removed. */
 static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct device *dev = (struct device *)regs->di;
+	struct device_driver *drv = (struct device_driver *)regs->si;
 	struct domain *d;
 	unsigned long flags;
 
-	if (!READ_ONCE(nr_domains) || !dev->driver || !dev->driver->owner)
+	if (!READ_ONCE(nr_domains) || !drv->owner)
 		return 0;
 	spin_lock_irqsave(&state_lock, flags);
-	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
-		if (d->in_use && d->mod == dev->driver->owner) {
-			track_range(d, (unsigned long)&dev->driver_data, (unsigned long)&dev->driver_data,
-				    sizeof(dev->driver_data));
-			if (should_wakeup_offset >= 0)
-				track_range(d, (unsigned long)&dev->power + should_wakeup_offset,
-					    (unsigned long)&dev->power + should_wakeup_offset, 1);
-			break;
-		}
+	d = domain_of_module(drv->owner);
+	if (d) {
+		track_range(d, (unsigned long)&dev->driver_data, (unsigned long)&dev->driver_data,
+			    sizeof(dev->driver_data));
+		if (should_wakeup_offset >= 0)
+			track_range(d, (unsigned long)&dev->power + should_wakeup_offset,
+				    (unsigned long)&dev->power + should_wakeup_offset, 1);
+	}
 	spin_unlock_irqrestore(&state_lock, flags);
 	return 0;
 }
 
-/* pci_device_remove(dev) */
+/* device_remove(dev): its driver is unbound */
 static int device_remove_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct device *dev = (struct device *)regs->di;
@@ -393,20 +398,10 @@ static void grant_skb(struct domain *d, struct sk_buff *skb)
 
 static void ungrant_skb(struct sk_buff *skb)
 {
-	struct tracked_object *t;
-	unsigned long flags;
-
-	if (!READ_ONCE(nr_domains) || !skb)
+	if (!skb)
 		return;
-	spin_lock_irqsave(&state_lock, flags);
-	t = find_tracked((unsigned long)skb);
-	if (t) {
-		untrack_object(t);
-		t = find_tracked((unsigned long)skb->head);
-		if (t)
-			untrack_object(t);
-	}
-	spin_unlock_irqrestore(&state_lock, flags);
+	object_freed((unsigned long)skb);
+	object_freed((unsigned long)skb->head);
 }
 
 /* __netdev_alloc_skb, __napi_alloc_skb, napi_build_skb, build_skb, __alloc_skb called by the driver */
@@ -464,45 +459,70 @@ static int skb_handoff_rdi_pre(struct kprobe *p, struct pt_regs *regs)
 
 /* ---- frees ---- */
 
-static void object_freed(unsigned long start)
+/* Every domain's grant on the object goes. */
+void object_freed(unsigned long key)
 {
 	struct tracked_object *t;
 	unsigned long flags;
 
-	if (!READ_ONCE(nr_domains) || ZERO_OR_NULL_PTR((void *)start))
+	if (!READ_ONCE(nr_domains) || ZERO_OR_NULL_PTR((void *)key))
 		return;
 	spin_lock_irqsave(&state_lock, flags);
-	t = find_tracked(start);
-	if (t)
+	while ((t = find_tracked(key, NULL)))
 		untrack_object(t);
 	spin_unlock_irqrestore(&state_lock, flags);
 }
 
+/* Only domain d's grant goes (state_lock held). */
+void ungrant(struct domain *d, unsigned long key)
+{
+	struct tracked_object *t = find_tracked(key, d);
+
+	if (t)
+		untrack_object(t);
+}
+
+struct domain *domain_by_address(unsigned long addr)
+{
+	struct domain *d;
+
+	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use && within_module(addr, (struct module *)d->mod))
+			return d;
+	return NULL;
+}
+
+struct domain *domain_of_module(const struct module *mod)
+{
+	struct domain *d;
+
+	for (d = domains; mod && d < domains + CHARIOT_MAX_DOMAINS; d++)
+		if (d->in_use && d->mod == mod)
+			return d;
+	return NULL;
+}
+
 /* The interval goes before the object is freed: from then on a write by the driver is a use after free. */
-static int free_rdi_pre(struct kprobe *p, struct pt_regs *regs)
+int free_rdi_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	object_freed(regs->di); /* kfree(object), vfree(addr), iounmap(addr) */
 	return 0;
 }
 
-static int free_rsi_pre(struct kprobe *p, struct pt_regs *regs)
+int free_rsi_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	object_freed(regs->si); /* kmem_cache_free(cache, object) */
 	return 0;
 }
 
-static int free_rdx_pre(struct kprobe *p, struct pt_regs *regs)
+int free_rdx_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	object_freed(regs->dx); /* dma_free_attrs(dev, size, cpu_addr, dma_handle, attrs) */
 	return 0;
 }
 
-#define ALLOC_PROBE_H(sym, entry, ret)                                                                     \
-	{                                                                                                  \
-		.kp.symbol_name = sym, .entry_handler = entry, .handler = ret,                             \
-		.data_size = sizeof(struct alloc_call), .maxactive = ALLOC_PROBE_MAXACTIVE,                 \
-	}
-#define ALLOC_PROBE(sym, entry) ALLOC_PROBE_H(sym, entry, alloc_return)
+#define ALLOC_PROBE_H(sym, entry, ret) ALLOC_KRETPROBE(sym, entry, ret)
+#define ALLOC_PROBE(sym, entry) ALLOC_KRETPROBE(sym, entry, alloc_return)
 
 /* The whole family across kernel versions: those missing from this kernel are skipped at load. */
 static struct kretprobe alloc_probes[] = {
@@ -543,8 +563,7 @@ static struct kretprobe alloc_probes[] = {
 };
 static bool alloc_probe_registered[ARRAY_SIZE(alloc_probes)];
 
-/* kfree and kmem_cache_free are required; the rest are skipped when absent. */
-#define REQUIRED_FREE_PROBES 2
+/* kfree and kmem_cache_free are required (the first two); the rest are skipped when absent. */
 static struct kprobe free_probes[] = {
 	{ .symbol_name = "kfree", .pre_handler = free_rdi_pre },
 	{ .symbol_name = "kmem_cache_free", .pre_handler = free_rsi_pre },
@@ -556,65 +575,17 @@ static struct kprobe free_probes[] = {
 	{ .symbol_name = "netif_receive_skb", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "netif_rx", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "skb_release_all", .pre_handler = skb_handoff_rdi_pre },
-	{ .symbol_name = "pci_device_probe", .pre_handler = device_probe_pre },
-	{ .symbol_name = "pci_device_remove", .pre_handler = device_remove_pre },
+	{ .symbol_name = "really_probe", .pre_handler = device_probe_pre },
+	{ .symbol_name = "device_remove", .pre_handler = device_remove_pre },
 };
 static bool free_probe_registered[ARRAY_SIZE(free_probes)];
 
-void unregister_heap_probes(void)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(alloc_probes); i++)
-		if (alloc_probe_registered[i]) {
-			if (alloc_probes[i].nmissed)
-				pr_warn("%s: %d allocations missed (maxactive %d)\n", alloc_probes[i].kp.symbol_name,
-					alloc_probes[i].nmissed, ALLOC_PROBE_MAXACTIVE);
-			unregister_kretprobe(&alloc_probes[i]);
-			alloc_probe_registered[i] = false;
-		}
-	for (i = 0; i < ARRAY_SIZE(free_probes); i++)
-		if (free_probe_registered[i]) {
-			unregister_kprobe(&free_probes[i]);
-			free_probe_registered[i] = false;
-		}
-}
-
-int register_heap_probes(void)
-{
-	int registered = 0, err;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(alloc_probes); i++) {
-		err = register_kretprobe(&alloc_probes[i]);
-		if (err) {
-			pr_info("allocator %s: not probed (%d), skipped\n", alloc_probes[i].kp.symbol_name, err);
-			continue;
-		}
-		alloc_probe_registered[i] = true;
-		registered++;
-	}
-	if (!registered) {
-		pr_err("no allocator function could be probed\n");
-		return -ENOENT;
-	}
-	for (i = 0; i < ARRAY_SIZE(free_probes); i++) {
-		err = register_kprobe(&free_probes[i]);
-		if (err && i < REQUIRED_FREE_PROBES) {
-			pr_err("cannot probe %s: %d\n", free_probes[i].symbol_name, err);
-			unregister_heap_probes();
-			return err;
-		}
-		if (err) {
-			pr_info("%s: not probed (%d), skipped\n", free_probes[i].symbol_name, err);
-			continue;
-		}
-		free_probe_registered[i] = true;
-	}
-	pr_info("heap tracking: %d allocator functions, %zu free functions probed\n", registered,
-		ARRAY_SIZE(free_probes));
-	return 0;
-}
+struct probe_set heap_probes = {
+	.what = "heap",
+	.krps = alloc_probes, .krp_registered = alloc_probe_registered, .nr_krps = ARRAY_SIZE(alloc_probes),
+	.kps = free_probes, .kp_registered = free_probe_registered, .nr_kps = ARRAY_SIZE(free_probes),
+	.required_kps = 2,
+};
 
 void heap_init(void)
 {

@@ -277,9 +277,13 @@ static int module_event(struct notifier_block *nb, unsigned long state, void *da
 		return module_coming(data);
 	case MODULE_STATE_LIVE:
 		module_live(data);
+		probe_set_module_live(&heap_probes);
+		probe_set_module_live(&grant_probes);
 		return NOTIFY_OK;
 	case MODULE_STATE_GOING:
 		module_going(data);
+		probe_set_module_going(&heap_probes, data);
+		probe_set_module_going(&grant_probes, data);
 		return NOTIFY_OK;
 	default:
 		return NOTIFY_DONE;
@@ -564,9 +568,13 @@ static int __init chariot_agent_init(void)
 		return err;
 
 	heap_init();
-	err = register_heap_probes();
+	grants_init(lookup);
+	err = probe_set_register(&heap_probes);
 	if (err)
 		return err;
+	err = probe_set_register(&grant_probes);
+	if (err)
+		goto fail_heap_probes;
 	err = register_module_notifier(&module_notifier);
 	if (err)
 		goto fail_probes;
@@ -586,7 +594,9 @@ fail_notify:
 fail_notifier:
 	unregister_module_notifier(&module_notifier);
 fail_probes:
-	unregister_heap_probes();
+	probe_set_unregister(&grant_probes);
+fail_heap_probes:
+	probe_set_unregister(&heap_probes);
 	return err;
 }
 
@@ -604,7 +614,8 @@ static void __exit chariot_agent_exit(void)
 		if (d->in_use)
 			release_domain(d);
 	mutex_unlock(&agent_lock);
-	unregister_heap_probes();
+	probe_set_unregister(&grant_probes);
+	probe_set_unregister(&heap_probes);
 	pr_info("unloaded\n");
 }
 

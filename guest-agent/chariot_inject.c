@@ -137,7 +137,7 @@ static void log_outcome(const char *what, const char *detail)
 static int apply(struct module *mod)
 {
 	char detail[2 * (2 * PATCH_MAX) + 32];
-	unsigned long func, size;
+	unsigned long func, size, addr;
 	u8 found[PATCH_MAX];
 	unsigned int i;
 	int err;
@@ -145,17 +145,19 @@ static int apply(struct module *mod)
 	fault.state = FAULT_ERROR;
 	if (find_function(mod, fault.symbol, &func, &size)) {
 		fault.state = FAULT_NOSYMBOL;
-		log_outcome("nosymbol", mod->state == MODULE_STATE_LIVE ?
-			    "reason=no-such-function(live:-its-init-functions-are-gone)" : "reason=no-such-function");
+		/* a live module keeps its core symbols only: its init functions are gone */
+		log_outcome("nosymbol", mod->state == MODULE_STATE_LIVE ? "reason=no-such-function symbols=core" :
+			    "reason=no-such-function symbols=all");
 		return -ENOENT;
 	}
-	fault.addr = func + fault.offset;
-	if (fault.offset + fault.len > size || !within_module(fault.addr, mod) ||
-	    !within_module(fault.addr + fault.len - 1, mod)) {
-		snprintf(detail, sizeof(detail), "reason=past-the-function-end(size=%lu)", size);
+	addr = func + fault.offset;
+	if ((unsigned long)fault.offset + fault.len > size || !within_module(addr, mod) ||
+	    !within_module(addr + fault.len - 1, mod)) {
+		snprintf(detail, sizeof(detail), "reason=past-the-function-end function_size=%lu", size);
 		log_outcome("error", detail);
 		return -ERANGE;
 	}
+	fault.addr = addr;
 	memcpy(found, (void *)fault.addr, fault.len);
 	for (i = 0; i < fault.len; i++)
 		if (!fault.unknown[i] && found[i] != fault.orig[i])

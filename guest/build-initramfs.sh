@@ -1,6 +1,6 @@
 #!/bin/bash
 # Build the guest initramfs: busybox-static userland, the driver modules, /init, the workloads and the helpers
-# hw-poweroff (guest/poweroff.c), tsc and pattern.
+# hw-poweroff (guest/poweroff.c), tsc, pattern and playback.
 #
 #   guest/build-initramfs.sh OUT.cpio.gz [EXTRA_DIR]
 #
@@ -45,6 +45,7 @@ helper_cflags=(-static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -n
 gcc "${helper_cflags[@]}" -o "$stage/sbin/hw-poweroff" "$here/poweroff.c"
 gcc "${helper_cflags[@]}" -o "$stage/bin/tsc" "$here/tsc.c"
 gcc "${helper_cflags[@]}" -o "$stage/bin/pattern" "$here/pattern.c"
+gcc "${helper_cflags[@]}" -o "$stage/bin/playback" "$here/playback.c"
 
 # the kernel's modules: everything modular in guest/linux.config is a driver under test or one of its
 # dependencies (e1000, ne2k-pci + 8390, snd-ens1370 + sound core, ata_piix, uhci-hcd, usb-storage, sd_mod),

@@ -1,23 +1,9 @@
-/* pattern SEED BYTES: write BYTES pseudo-random bytes (xorshift64*, seeded with SEED) to stdout.
+/* pattern SEED BYTES: write BYTES pseudo-random bytes (xorshift64*, seeded with SEED: guest/pattern.h) to stdout.
  * The basic workload's disk test data: the same seed gives the same bytes on every run, bare or under the
  * hypervisor; a shell or awk loop took seconds of guest time for 256 KiB, this takes milliseconds.
  * Freestanding (no libc): gcc -static -nostdlib -ffreestanding; see guest/build-initramfs.sh. */
 #include "nolibc.h"
-
-static int parse_number(const char *s, unsigned long long *out)
-{
-    unsigned long long v = 0;
-
-    if (!s || !*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (unsigned long long)(*s - '0');
-    }
-    *out = v;
-    return 0;
-}
+#include "pattern.h"
 
 __attribute__((noreturn)) static void fail(const char *msg, long len)
 {
@@ -35,18 +21,14 @@ void start_c(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
 
-    if (argc != 3 || parse_number(argv[1], &seed) || parse_number(argv[2], &bytes))
+    if (argc != 3 || parse_decimal(argv[1], &seed) || parse_decimal(argv[2], &bytes))
         fail(usage, sizeof(usage) - 1);
-    state = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+    state = pattern_init(seed);
     while (bytes) {
         unsigned long long chunk = bytes < sizeof(buf) ? bytes : sizeof(buf);
 
-        for (unsigned int i = 0; i < sizeof(buf) / sizeof(buf[0]); i++) {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            buf[i] = state * 0x2545F4914F6CDD1DULL;
-        }
+        for (unsigned int i = 0; i < sizeof(buf) / sizeof(buf[0]); i++)
+            buf[i] = pattern_next(&state);
         for (unsigned long long done = 0; done < chunk;) {
             long n = syscall3(SYS_write, 1, (long)((char *)buf + done), (long)(chunk - done));
 

@@ -6,19 +6,12 @@
 
 void start_c(void)
 {
-    unsigned int lo, hi;
-    unsigned long long tsc;
     char buf[24];
-    int pos = sizeof(buf);
+    char *end = buf + sizeof(buf) - 1;
+    char *start = format_decimal(end, rdtsc());
 
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    tsc = (unsigned long long)hi << 32 | lo;
-    buf[--pos] = '\n';
-    do {
-        buf[--pos] = (char)('0' + tsc % 10);
-        tsc /= 10;
-    } while (tsc);
-    syscall3(SYS_write, 1, (long)(buf + pos), (long)sizeof(buf) - pos);
+    *end = '\n';
+    syscall3(SYS_write, 1, (long)start, end + 1 - start);
     syscall3(SYS_exit_group, 0, 0, 0);
 }
 

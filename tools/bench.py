@@ -6,6 +6,10 @@ Benchmarks:
   vmcall   round trip of one hypercall (VM exit, dispatch, VM entry) measured by the test guest: median of N.
   e1000    TFTP throughput through the e1000 driver, not isolated and isolated (audit mode), in guest TSC per
            byte, and the VM exits per KiB.
+  drivers  the basic workload's device phases with e1000, snd-ens1370, ata_piix, usb-storage and sd_mod isolated from
+           load (enforce) against the same image not isolated: guest TSC per phase and their ratio (the network
+           phase pings through e1000; the disk phase writes and reads back 256 KiB on the ATA and the USB disk; the
+           sound playback plays 64 KiB), VM exits, and each domain's entries and trapped writes per operation.
   linux    the Linux guest's boot-to-init and basic-workload times (guest TSC) under the hypervisor and on bare
            Bochs, their ratios, per-phase figures, and VM exits per guest second by reason with the hypervisor's
            own cycles per exit.
@@ -145,12 +149,54 @@ def bench_e1000(build, size=256 * 1024, rounds=4):
             "extra_exits_per_kib": round((iso_["exits_whole_run"] - base["exits_whole_run"]) / (iso_["bytes"] / 1024), 1)}
 
 
+ISOLATED_DRIVERS = ("e1000", "snd_ens1370", "ata_piix", "usb_storage", "sd_mod")
+# What each domain serves in the workload, to express its trapped writes per operation.
+DRIVER_OPS = {"e1000": ("ping", 10), "snd_ens1370": ("KiB played", 64), "ata_piix": ("KiB written+read", 512),
+              "usb_storage": ("KiB written+read", 512), "sd_mod": ("KiB written+read", 1024)}
+
+
+def bench_drivers(build):
+    kernel = subprocess.run([os.path.join(ROOT, "guest", "build-linux.sh"), "--print-path"], capture_output=True,
+                            text=True, check=True).stdout.strip().splitlines()[-1]
+    initramfs = os.path.join(build, "guest", "initramfs-isolation.cpio.gz")
+    runs = {}
+    for scenario, workload in (("not_isolated", "workload=basic"),
+                               ("isolated", "workload=drivers-isolated isolation=enforce isolate="
+                                + ",".join(ISOLATED_DRIVERS))):
+        iso = os.path.join(build, "bench", f"drivers-{scenario}.iso")
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "mkiso.py"), "--out", iso, "--hv",
+                        os.path.join(build, "hv.elf"), "--cmdline",
+                        f"log=com2 loglevel=info guest=linux -- console=ttyS0,115200 {workload}",
+                        "--module", os.path.join(kernel, "bzImage") + ":linux", "--module", initramfs + ":initrd"],
+                       check=True)
+        r, t = boot_linux(build, iso, f"drivers-{scenario}", "guest powered off")
+        sound = re.search(r"^T: sound playback tsc=(\d+)", r.guest_log, re.M)
+        t["phases"]["sound_playback"] = int(sound.group(1))
+        recs = hvlog.records(r.hv_log, strict=False)
+        t["exits"] = int(hvlog.find(recs, "hv.summary")[0]["exits"])
+        t["domains"] = {x["module"]: {k: int(x[k]) for k in ("entries", "allowed", "violations")}
+                        for x in hvlog.find(recs, "isolation.summary")}
+        runs[scenario] = t
+    base, iso_ = runs["not_isolated"], runs["isolated"]
+    phases = ("network", "disks", "sound_playback")
+    return {
+        "phase_tsc": {p: {"not_isolated": base["phases"][p], "isolated": iso_["phases"][p],
+                          "throughput_ratio": round(base["phases"][p] / iso_["phases"][p], 3)} for p in phases},
+        "workload_tsc": {"not_isolated": base["workload_tsc"], "isolated": iso_["workload_tsc"]},
+        "exits_whole_run": {"not_isolated": base["exits"], "isolated": iso_["exits"]},
+        "domains": {m: d | {"per_op": DRIVER_OPS[m][0],
+                            "entries_per_op": round(d["entries"] / DRIVER_OPS[m][1], 1),
+                            "trapped_writes_per_op": round((d["allowed"] + d["violations"]) / DRIVER_OPS[m][1], 1)}
+                    for m, d in iso_["domains"].items()},
+    }
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--iterations", type=int, default=5000)
-    p.add_argument("--only", choices=["vmcall", "linux", "e1000"], help="run one benchmark")
+    p.add_argument("--only", choices=["vmcall", "linux", "e1000", "drivers"], help="run one benchmark")
     args = p.parse_args()
     os.makedirs(os.path.join(args.build, "bench"), exist_ok=True)
     results = {}
@@ -173,6 +219,16 @@ def main():
         print(f"e1000 TFTP: {e['tsc_per_byte']['not_isolated']} guest TSC/byte not isolated, "
               f"{e['tsc_per_byte']['isolated_audit']} isolated (audit): throughput ratio {e['throughput_ratio']}, "
               f"{e['extra_exits_per_kib']} extra VM exits per KiB")
+    if args.only in (None, "drivers"):
+        results["drivers"] = d = bench_drivers(args.build)
+        for phase, v in d["phase_tsc"].items():
+            print(f"drivers {phase}: {v['not_isolated']} guest TSC not isolated, {v['isolated']} isolated (enforce): "
+                  f"throughput ratio {v['throughput_ratio']}")
+        print(f"drivers VM exits (whole run): {d['exits_whole_run']}")
+        for m, v in d["domains"].items():
+            print(f"  {m:12} entries {v['entries']:>7} ({v['entries_per_op']}/{v['per_op']}), trapped writes "
+                  f"{v['allowed'] + v['violations']:>7} ({v['trapped_writes_per_op']}/{v['per_op']}), "
+                  f"denied {v['violations']}")
     with open(os.path.join(args.build, "bench", "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return 0

@@ -21,6 +21,11 @@ import time
 BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGABIOS = "/usr/share/vgabios/vgabios.bin"
 HV_SHUTDOWN = re.compile(r"ev=hv\.shutdown reason=\"([^\"]*)\"")
+# What the ES1370 played (--es1370), created by Bochs when the guest first starts a playback: a 44-byte WAV header
+# (16-bit stereo, 44100 Hz: Bochs 2.7 resamples other rates) and the samples as its mixer thread wrote them, in
+# packets of 0.1 s; a packet that ran out of queued audio is filled up with zeros. The mixer writes one packet per
+# 0.1 s of host time, and what is still queued when Bochs exits is lost.
+ES1370_WAVE = "es1370.wav"
 
 
 @dataclasses.dataclass
@@ -74,7 +79,9 @@ def bochsrc(opts, run_dir):
         lines.append(f"e1000: enabled=1, mac=52:54:00:12:34:56, ethmod=vnet, ethdev={tftp}")
         slots.append("e1000")
     if opts.es1370:
-        lines.append("es1370: enabled=1, wavemode=0")
+        # wavemode=2: the card's output goes to a file through Bochs' file sound driver, never to a host audio
+        # device (sound: driver=dummy above stays: ALSA once crashed Bochs at exit)
+        lines.append(f'es1370: enabled=1, wavemode=2, wavefile="{run_dir}/{ES1370_WAVE}"')
         slots.append("es1370")
     if opts.ne2k:
         tftp = os.path.join(run_dir, "tftp-ne2k")
@@ -143,7 +150,7 @@ def run_bochs(iso, run_dir, timeout=120, stop_on=None, echo=False, on_guest_line
 def run(opts, echo, on_guest_line=None):
     run_dir = os.path.abspath(opts.run_dir)
     os.makedirs(run_dir, exist_ok=True)
-    for name in ("com1.log", "com2.log", "bochs.log"):
+    for name in ("com1.log", "com2.log", "bochs.log", ES1370_WAVE):
         try:
             os.unlink(os.path.join(run_dir, name))
         except FileNotFoundError:
@@ -217,7 +224,8 @@ def parser():
     p.add_argument("--ata-disk", help="flat image attached as ata0-slave")
     p.add_argument("--usb-disk", help="image attached to a UHCI USB port")
     p.add_argument("--e1000", action="store_true", help="Intel e1000 NIC on the vnet back end (host 192.168.10.1)")
-    p.add_argument("--es1370", action="store_true", help="Ensoniq ES1370 sound card")
+    p.add_argument("--es1370", action="store_true",
+                   help=f"Ensoniq ES1370 sound card; what it plays is recorded in RUN_DIR/{ES1370_WAVE}")
     p.add_argument("--ne2k", action="store_true", help="NE2000 PCI NIC on the vnet back end")
     p.add_argument("--stop-on", action="append", default=[], help="stop when a serial line matches this regex")
     p.add_argument("--stop-grace", type=float, default=0,

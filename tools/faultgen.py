@@ -93,8 +93,8 @@ class Elf:
         self.symbols = []
         for off in range(symtab["offset"], symtab["offset"] + symtab["size"], 24):
             name, info, _, shndx, value, size = struct.unpack_from("<IBBHQQ", self.raw, off)
-            self.symbols.append({"name": self._cstr(strtab["offset"] + name), "type": info & 0xf, "shndx": shndx,
-                                 "value": value, "size": size})
+            self.symbols.append({"name": self._cstr(strtab["offset"] + name), "type": info & 0xf,
+                                 "local": info >> 4 == 0, "shndx": shndx, "value": value, "size": size})
 
     def _cstr(self, off):
         return self.raw[off:self.raw.index(b"\0", off)].decode()
@@ -140,12 +140,18 @@ def all_functions(elf):
 
 def functions(elf):
     """{section: [(start, end, name)]} for the FUNC symbols of the text sections whose name is unique (the
-    injector finds a symbol by name) and whose code the kernel does not patch at load."""
+    injector finds a symbol by name) and whose code the kernel does not patch at load; of aliases (init_module
+    and e1000_init_module) the local name, so that the code is there once."""
     sec_of = text_sections(elf)
     funcs = [s for s in elf.symbols if s["type"] == STT_FUNC and s["shndx"] in sec_of and s["size"]]
     counts = {}
     for s in funcs:
         counts[s["name"]] = counts.get(s["name"], 0) + 1
+    funcs = [s for s in funcs if counts[s["name"]] == 1]
+    by_address = {}
+    for s in sorted(funcs, key=lambda s: (not s["local"], s["name"])):
+        by_address.setdefault((s["shndx"], s["value"]), s)
+    funcs = by_address.values()
     patched = set()
     for table in PATCHED_AT_LOAD & set(elf.index):
         for _, _, sym, addend in elf.relocs(table):
@@ -154,7 +160,7 @@ def functions(elf):
     result = {s: [] for s in sec_of.values()}
     for s in funcs:
         sec, start, end = sec_of[s["shndx"]], s["value"], s["value"] + s["size"]
-        if counts[s["name"]] == 1 and not any(p_sec == sec and start <= p < end for p_sec, p in patched):
+        if not any(p_sec == sec and start <= p < end for p_sec, p in patched):
             result[sec].append((start, end, s["name"]))
     return result
 
@@ -270,7 +276,14 @@ class Insn:
 
 
 def decode(code):
-    """An Insn for the supported opcodes (with .length), else None."""
+    """An Insn for the supported opcodes (with .length), else None (also when `code` ends too early)."""
+    try:
+        return decode_supported(code)
+    except IndexError:  # no ModRM or SIB where the opcode needs one
+        return None
+
+
+def decode_supported(code):
     i, opsize16 = 0, False
     while i < len(code) and code[i] in LEGACY_PREFIXES:
         opsize16 |= code[i] == 0x66

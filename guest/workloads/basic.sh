@@ -1,7 +1,8 @@
 #!/bin/sh
 # The basic guest workload: load the drivers under test and exercise each device once.
 #   e1000 (network: static 192.168.10.2/24, ping the Bochs vnet host 192.168.10.1),
-#   snd-ens1370 (sound card registers), ata_piix + sd_mod (ATA disk), uhci-hcd + usb-storage + sd_mod (USB disk):
+#   snd-ens1370 (play 64 KiB of a seeded pattern: /bin/playback), ata_piix + sd_mod (ATA disk),
+#   uhci-hcd + usb-storage + sd_mod (USB disk):
 #   write a seeded 256 KiB pattern to each disk, drop the caches, read it back from the device and compare;
 #   then fork+exec 300 short processes.
 # Output: `W: ` lines are deterministic (compare two runs with grep '^W: '), `T: ` lines carry timings
@@ -89,6 +90,13 @@ if [ -r /proc/asound/cards ]; then
     echo "W: sound $(head -n1 /proc/asound/cards | sed 's/  */ /g; s/^ //')"
 else
     fail "sound: no /proc/asound/cards"
+fi
+# as the sound workload does (workload=sound), whose recorded output tests/integration/test_sound.py checks
+if out=$(playback 3 65536 2>&1); then
+    echo "W: sound played ${out% tsc=*}"
+    echo "T: sound playback tsc=${out##* tsc=}"
+else
+    fail "sound: $out"
 fi
 load ata_piix
 check_bound pci ata_piix

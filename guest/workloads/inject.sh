@@ -3,16 +3,18 @@
 # puts faults chosen by tools/faultgen.py into e1000, unisolated. The faults come on the kernel command line, as
 # faultgen's fields joined by commas (module,symbol,offset,orig,new,type):
 #   inject_load=...  armed before `modprobe e1000`: applied at MODULE_STATE_COMING, before its init and probe run
-#   inject_live=...  armed once e1000 is live again (after an rmmod and a clean reload): applied at once
+#   inject_init=...  armed before it is reloaded (rmmod, modprobe): a fault in its init function (.init.text)
+#   inject_live=...  armed once e1000 is live again: applied at once
 # Then the error paths: the live fault armed a second time (its bytes are no longer the original ones: mismatch,
 # EILSEQ), a function e1000 does not have (nosymbol, ENOENT), a fault armed for a module that is not loaded and
 # disarmed, a malformed command (EINVAL).
 #
 # Output: `W: inject <step> rc=<exit status> [err=<the shell's write error>]` and `W: inject <step> <the
-# /proc/chariot_inject line>`, `W: inject bound=<e1000's PCI devices> ifaces=<interfaces>` after each load,
-# `W: inject ping ...` after the reload, then `W: WORKLOAD-END result=PASS|FAIL fails=N`: a failure is a step whose
-# status differs from what this workload expects whatever the faults are (what a fault does to e1000 is for the
-# test to judge). The injector logs every outcome on the console (`chariot_inject: applied ...`).
+# /proc/chariot_inject line>`; after each load `W: inject <when> bound=<e1000's PCI devices> ifaces=<interfaces>`;
+# after the reload `W: inject ping ...` and how often e1000's init said "copybreak enabled"; then `W: WORKLOAD-END
+# result=PASS|FAIL fails=N`: a failure is a step whose status differs from what this workload expects whatever the
+# faults are (what a fault does to e1000 is for the test to judge). The injector logs every outcome on the console
+# (`chariot_inject: applied ...`).
 
 MODDIR=/lib/chariot
 
@@ -46,14 +48,17 @@ report_e1000() {
 
 echo 5 >/proc/sys/kernel/printk
 load_fault=
+init_fault=
 live_fault=
 for arg in $(cat /proc/cmdline); do
     case $arg in
         inject_load=*) load_fault=$(echo "${arg#inject_load=}" | tr ',' ' ') ;;
+        inject_init=*) init_fault=$(echo "${arg#inject_init=}" | tr ',' ' ') ;;
         inject_live=*) live_fault=$(echo "${arg#inject_live=}" | tr ',' ' ') ;;
     esac
 done
-[ -n "$load_fault" ] && [ -n "$live_fault" ] || fail "inject: inject_load= and inject_live= are both needed"
+[ -n "$load_fault" ] && [ -n "$init_fault" ] && [ -n "$live_fault" ] ||
+    fail "inject: inject_load=, inject_init= and inject_live= are needed"
 
 insmod "$MODDIR/chariot_inject.ko" || fail "insmod chariot_inject"
 say "W: inject start $(cat /proc/chariot_inject)"
@@ -65,11 +70,13 @@ say "W: inject modprobe rc=$?"
 say "W: inject after-load $(cat /proc/chariot_inject)"
 report_e1000 after-load
 
-# One-shot: a reload runs clean code.
+# One-shot: the reload runs a clean probe, and the fault armed for its init.
 rmmod e1000 || fail "rmmod e1000"
+command arm-init ok "arm $init_fault"
 modprobe e1000 || fail "modprobe e1000 (reload)"
 report_e1000 after-reload
 say "W: inject after-reload $(cat /proc/chariot_inject)"
+say "W: inject copybreak-messages=$(dmesg | grep -c 'copybreak enabled for packets <= 256 bytes')"
 iface=$(ls /sys/class/net | grep -v '^lo$' | head -n1)
 if [ -n "$iface" ]; then
     ip link set "$iface" up && ip addr add 192.168.10.2/24 dev "$iface"

@@ -1,11 +1,13 @@
 """The fault injector in the guest (workload=inject, under the hypervisor, isolation off): chariot_inject.ko applies
-faults tools/faultgen.py chose for e1000, one while e1000 loads and one into the live module, and reports where and
-what it wrote; the load fault has its visible effect, a reload runs clean code, and a wrong fault is refused.
+faults tools/faultgen.py chose for e1000, at load (twice: e1000 is reloaded) and into the live module, and reports
+where and what it wrote; each fault has its visible effect, a reload runs clean code, a wrong fault is refused.
 
 The load fault is the alloc_fail of e1000_probe's alloc_etherdev_mqs call (the first seed that chooses it): the
-probe fails with -ENOMEM, so e1000 loads but drives nothing. The live fault is a delete_insn in e1000_get_regs
-(ethtool only: never run here) whose bytes cross a page boundary once loaded (module text starts page-aligned with
-.text), so the write goes through a two-page alias."""
+probe fails with -ENOMEM, so e1000 loads but drives nothing. The init fault inverts the `copybreak !=
+COPYBREAK_DEFAULT` test of e1000_init_module (.init.text, so found in the full symbol table the module has until it
+is live): the reloaded e1000 says "copybreak enabled" where it says nothing, and works. The live fault is a
+delete_insn in e1000_get_regs (ethtool only: never run here) whose bytes cross a page boundary once loaded (module
+text starts page-aligned with .text), so the write goes through a two-page alias."""
 import json
 import os
 import re
@@ -49,6 +51,11 @@ def live_fault(ko, module, sites):
     raise AssertionError("no delete_insn in e1000_get_regs crosses a page boundary: choose another live fault")
 
 
+def init_fault(sites, module):
+    return next(s for s in sites if s.symbol == "e1000_init_module" and s.type == "branch_invert" and
+                s.insn.startswith("je ")).record(module)
+
+
 def cmdline_value(fault):
     return ",".join(str(fault[k]) for k in ("module", "symbol", "offset", "orig", "new", "type"))
 
@@ -58,9 +65,10 @@ def run():
     assert os.path.isfile(INITRAMFS), "initramfs-isolation missing: run the tests through `make test`"
     ko = e1000_ko()
     module, sites = faultgen.analyze(ko)
-    faults = {"load": load_fault(ko, module, sites), "live": live_fault(ko, module, sites)}
-    guest = (f"console=ttyS0,115200 workload=inject inject_load={cmdline_value(faults['load'])} "
-             f"inject_live={cmdline_value(faults['live'])}")
+    faults = {"load": load_fault(ko, module, sites), "init": init_fault(sites, module),
+              "live": live_fault(ko, module, sites)}
+    guest = "console=ttyS0,115200 workload=inject " + " ".join(f"inject_{kind}={cmdline_value(fault)}"
+                                                                for kind, fault in faults.items())
     iso = make_iso("fault-inject", f"log=com2 loglevel=info guest=linux -- {guest}",
                    [(bzimage(), "linux"), (INITRAMFS, "initrd")])
     result = boot(iso, "fault-inject", timeout=600, e1000=True)
@@ -104,20 +112,29 @@ def test_load_fault_is_applied_before_the_probe_and_makes_it_fail(run):
     assert w_line(log, "W: inject after-load bound=") == "W: inject after-load bound=none ifaces=lo"
 
 
-def test_a_reload_runs_clean_code(run):
+def test_a_reload_runs_a_clean_probe_and_the_fault_armed_for_its_init(run):
     result, faults = run
-    log = result.guest_log
-    assert re.fullmatch(r"W: inject after-reload bound=\S+ ifaces=eth0 lo", w_line(log, "W: inject after-reload bound="))
-    assert w_line(log, "W: inject after-reload state=").startswith("W: inject after-reload state=applied ")
+    log, fault = result.guest_log, faults["init"]
+    bound = w_line(log, "W: inject after-reload bound=")
+    assert re.fullmatch(r"W: inject after-reload bound=\S+ ifaces=eth0 lo", bound)
     assert "3 packets transmitted, 3 packets received, 0% packet loss" in w_line(log, "W: inject ping ")
-    assert len(applied_records(log)) == 2  # the load fault once, then the live one: nothing at the reload
+    # the load fault once, the init fault, then the live one: the load fault was not applied again
+    records = applied_records(log)
+    assert [r["symbol"] for r in records] == ["e1000_probe", "e1000_init_module", "e1000_get_regs"], records
+    init = records[1]
+    assert (init["offset"], init["before"], init["after"], init["type"]) == \
+        (str(fault["offset"]), fault["orig"], fault["new"], "branch_invert")
+    assert w_line(log, "W: inject after-reload state=") == (
+        f"W: inject after-reload state=applied module=e1000 symbol=e1000_init_module offset={fault['offset']} "
+        f"addr={init['addr']}")
+    assert w_line(log, "W: inject copybreak-messages=") == "W: inject copybreak-messages=1"
 
 
 def test_live_fault_is_applied_at_once_across_a_page_boundary(run):
     result, faults = run
     log, fault = result.guest_log, faults["live"]
     assert w_line(log, "W: inject arm-live rc=") == "W: inject arm-live rc=0"
-    live = applied_records(log)[1]
+    live = applied_records(log)[2]
     assert (live["symbol"], live["offset"], live["type"]) == ("e1000_get_regs", str(fault["offset"]), "delete_insn")
     assert live["before"] == fault["orig"] and live["after"] == fault["new"]
     addr, length = int(live["addr"], 16), len(fault["new"]) // 2

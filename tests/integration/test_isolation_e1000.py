@@ -7,7 +7,10 @@ its heap, vmalloc and kvmalloc memory, its net_device and private area, its iore
 rings and the skbs it holds; the violations left are counted against a bound measured when this was written.
 Isolated after it loaded (e1000_isolation=late) the agent never saw most of that memory (it adopts only the
 net_device the driver registered): its register writes are violations (audit mode lets them happen)."""
-from conftest import boot, hvlog, make_iso
+import hashlib
+import os
+
+from conftest import RUNS, boot, hvlog, make_iso
 from test_isolation import INITRAMFS, bzimage
 
 # Measured (ping, isolated from load): 8035 violations with heap tracking alone, 6378 once vmalloc/kvmalloc and
@@ -50,3 +53,24 @@ def test_e1000_isolated_late_keeps_working():
     assert device_writes, "no write to the ioremap'd registers was trapped"
     denied = [w for w in writes if w["verdict"] == "denied"]
     assert len(denied) <= MAX_VIOLATIONS_LATE, len(denied)
+
+
+def test_e1000_enforced_under_ping_flood_and_tftp():
+    """Enforce mode (illegal writes would be skipped): a ping flood alongside four TFTP fetches of 256 KiB; the
+    file arrives intact, no echo is lost, and the hypervisor denies nothing."""
+    name = "e1000-enforce-flood"
+    iso = make_iso(name, "log=com2 loglevel=info guest=linux -- console=ttyS0,115200 workload=e1000-bench "
+                   "isolation=enforce e1000_flood=1 bench_rounds=4", [(bzimage(), "linux"), (INITRAMFS, "initrd")])
+    tftp = os.path.join(RUNS, name, "tftp")
+    os.makedirs(tftp, exist_ok=True)
+    data = bytes((i * 131 + 7) & 0xff for i in range(256 * 1024))
+    with open(os.path.join(tftp, "bench.bin"), "wb") as f:
+        f.write(data)
+    r = boot(iso, name, timeout=600, e1000=True)
+    assert "W: WORKLOAD-END result=PASS" in r.guest_log, r.guest_log[-3000:]
+    assert f"W: e1000-bench scenario=enforce md5={hashlib.md5(data).hexdigest()}" in r.guest_log
+    assert "W: e1000-bench flood 300 packets transmitted, 300 packets received, 0% packet loss" in r.guest_log
+    summary = hvlog.find(r.records, "isolation.summary", module="e1000")[0]
+    assert int(summary["violations"]) == 0 and int(summary["entries"]) > 1000, summary
+    assert not hvlog.find(r.records, "isolation.write", verdict="denied")
+    assert not [x for x in r.records if x["lvl"] in ("fatal", "error")]
