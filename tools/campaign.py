@@ -221,8 +221,8 @@ class Runner:
             f.write(plan)
         initrd, iso = os.path.join(run_dir, "initrd"), os.path.join(run_dir, "hv.iso")
         initrd_with_plan(self.args.initramfs, plan, initrd)
-        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "mkiso.py"), "--out", iso, "--hv",
-                        self.args.hv, "--cmdline", HV_CMDLINE, "--module", os.path.join(self.kdir, "bzImage") + ":linux",
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "mkiso.py"), "--out", iso, "--hv", self.args.hv,
+                        "--cmdline", HV_CMDLINE, "--module", os.path.join(self.kdir, "bzImage") + ":linux",
                         "--module", initrd + ":initrd"], check=True)
         devices = {name: True for name in d.devices}
         for disk in ("ata_disk", "usb_disk"):
@@ -258,6 +258,8 @@ class Runner:
                        "entry_wall_starts": starts, "max_console_gap_s": round(gap["max"], 2)}, f)
         for path in (iso, initrd, *(devices[k] for k in ("ata_disk", "usb_disk") if k in devices)):
             os.unlink(path)
+        if os.path.exists(os.path.join(run_dir, bochs_run.ES1370_WAVE)):  # what the card played: not checked here
+            os.unlink(os.path.join(run_dir, bochs_run.ES1370_WAVE))
         for tftp in ("tftp", "tftp-ne2k"):
             shutil.rmtree(os.path.join(run_dir, tftp))
 

@@ -74,7 +74,8 @@ def split_entries(lines):
 
 def entry_facts(lines, module):
     """What the guest printed about one entry."""
-    f = {"started": False, "start_tsc": None, "end_tsc": None, "load": None, "load_tsc": None, "runs": [],
+    f = {"started": False, "start_tsc": None, "unload_tsc": None, "end_tsc": None, "load": None, "load_tsc": None,
+         "runs": [],
          "inject": None, "inject_line": None, "agent": None, "agent_line": None, "unload": None, "clean": None,
          "errors": [], "recovery_steps": [], "warnings": 0}
     for line in lines:
@@ -105,6 +106,8 @@ def entry_facts(lines, module):
             f["agent"] = {k: kv[k] for k in ("domain", "state", "violations", "faults", "recoveries", "notified",
                                               "reason") if k in kv}
             f["agent_line"] = rest
+        elif tag == "unload":
+            f["unload_tsc"] = int(kv["tsc"])
         elif tag == "end":
             f["unload"], f["clean"], f["end_tsc"] = kv.get("unload"), kv.get("clean") == "1", int(kv["tsc"])
         elif tag == "error":
@@ -130,8 +133,9 @@ def excerpt(lines):
     return lines[start:start + EXCERPT_LINES]
 
 
-def hv_facts(records, module, ts_from, ts_to):
-    """The hypervisor's decisions and failures between two guest TSC values (None: open)."""
+def hv_facts(records, module, ts_from, ts_to, ts_unload):
+    """The hypervisor's decisions and failures between two guest TSC values (None: open); denied_at_unload: the
+    denied writes from ts_unload on (the driver's exit path)."""
     window = [r for r in records if (ts_from is None or int(r["ts"]) >= ts_from)
               and (ts_to is None or int(r["ts"]) < ts_to)]
     domains = {r["domain"] for r in hvlog.find(window, "isolation.domain_created", module=module)}
@@ -141,6 +145,7 @@ def hv_facts(records, module, ts_from, ts_to):
     return {
         "domains": sorted(domains, key=int),
         "denied": len(denied),
+        "denied_at_unload": sum(1 for r in denied if ts_unload is not None and int(r["ts"]) >= ts_unload),
         "denied_sample": [{k: r[k] for k in ("rip", "target", "size", "action") if k in r}
                           for r in denied[:SAMPLE_RECORDS]],
         "errors": len(errors),
@@ -171,7 +176,8 @@ def parse_boot(com1, com2, module, status, shutdown_reason):
             break
         f = entry_facts(entries[n], module)
         next_start = entry_facts(entries[numbers[i + 1]], module)["start_tsc"] if i + 1 < len(numbers) else None
-        f["hv"] = hv_facts(records, module, f["start_tsc"] if i else None, None if n == crashed else next_start)
+        f["hv"] = hv_facts(records, module, f["start_tsc"] if i else None, None if n == crashed else next_start,
+                           f["unload_tsc"])
         f["crash"] = None
         if n == crashed:
             kind = crash_kind(entries[n]) or {"stalled": "hang", "timeout": "hang"}.get(status, status)

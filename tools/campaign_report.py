@@ -81,6 +81,12 @@ def summarize(lines):
         cell = s["pairs"].setdefault(driver, {}).setdefault(line["outcome"], {o: 0 for o in ISOLATED_OUTCOMES})
         cell[iso["outcome"]] += 1
     s["unpaired"] += sum(1 for (d, seed, env) in faults if env == "isolated" and (d, seed, "plain") not in faults)
+    # detections that rest on writes denied while the stack unloaded, nothing before: where a driver's exit path
+    # has false positives (see the baselines), such a fault counts as detected whatever it did
+    s["detected_at_unload_only"] = sum(
+        1 for (d, seed, env), line in faults.items() if env == "isolated" and line["outcome"] == "captured"
+        and 0 < line["facts"]["hv"]["denied"] == line["facts"]["hv"]["denied_at_unload"]
+        and (line["facts"]["agent"] or {}).get("state") == "running")
 
     totals = {c: {o: 0 for o in ISOLATED_OUTCOMES} for c in PLAIN_OUTCOMES}
     for driver, classes in s["pairs"].items():
@@ -99,9 +105,11 @@ def summarize(lines):
             b["runs"] += 1
             b[line["outcome"]] += 1
             if env == "isolated":
-                fp = s["false_positives"].setdefault(driver, {"baselines": 0, "with_denied": 0, "denied": 0})
+                fp = s["false_positives"].setdefault(driver, {"baselines": 0, "with_denied": 0, "denied": 0,
+                                                              "at_unload": 0})
                 fp["baselines"] += 1
                 fp["denied"] += line["facts"]["hv"]["denied"]
+                fp["at_unload"] += line["facts"]["hv"]["denied_at_unload"]
                 fp["with_denied"] += line["facts"]["hv"]["denied"] > 0
         failures = hv_failures(line)
         if failures:
@@ -176,7 +184,8 @@ def markdown(s, sources):
         n, isolated, rate = PAPER[c]
         out.append(f"| {CLASS_NAMES[c]} | {fmt_pct(s['total_rates'][c])} | {rate:.2f}% ({isolated}/{n}) |")
     out += ["", f"Pairs left out: {sum(s['not_injected'].values())} whose fault was not applied in one of the two "
-            f"runs (the injector's state was not `applied`), {s['unpaired']} with one environment only.", "",
+            f"runs (the injector's state was not `applied`), {s['unpaired']} with one environment only. Isolated "
+            f"runs detected only by writes denied while the stack unloaded: {s['detected_at_unload_only']}.", "",
             "Outcomes per environment (every fault line):", "", "| driver | env | outcomes |", "|---|---|---|"]
     for driver in sorted(s["outcomes"]):
         for env in sorted(s["outcomes"][driver]):
@@ -187,14 +196,14 @@ def markdown(s, sources):
             "Writes the hypervisor denied in no-fault baseline runs (one at the start of every boot, isolated), and "
             "how the baselines ended. A driver with false positives is recovered or crashes without any fault, so "
             "its isolated outcomes above say little about the faults.", "",
-            "| driver | isolated baselines | with denied writes | denied writes | baselines plain (pass/fail/crash) "
-            "| isolated (pass/fail/crash) |", "|---|---:|---:|---:|---|---|"]
+            "| driver | isolated baselines | with denied writes | denied writes | of which unloading "
+            "| baselines plain (pass/fail/crash) | isolated (pass/fail/crash) |", "|---|---:|---:|---:|---:|---|---|"]
     for driver in s["drivers"]:
-        fp = s["false_positives"].get(driver, {"baselines": 0, "with_denied": 0, "denied": 0})
+        fp = s["false_positives"].get(driver, {"baselines": 0, "with_denied": 0, "denied": 0, "at_unload": 0})
         b = s["baselines"].get(driver, {})
         triple = lambda env: "/".join(str(b.get(env, {}).get(k, 0)) for k in ("pass", "fail", "crash"))
-        out.append(f"| {driver} | {fp['baselines']} | {fp['with_denied']} | {fp['denied']} | {triple('plain')} | "
-                   f"{triple('isolated')} |")
+        out.append(f"| {driver} | {fp['baselines']} | {fp['with_denied']} | {fp['denied']} | {fp['at_unload']} | "
+                   f"{triple('plain')} | {triple('isolated')} |")
     total_fp = sum(fp["denied"] for fp in s["false_positives"].values())
     out += ["", f"False-positive count (denied writes with no fault injected): **{total_fp}**.", ""]
 
@@ -211,7 +220,8 @@ def markdown(s, sources):
     out += ["## Performance (like the papers' Table 3)", "",
             "Medians over the passing no-fault baselines, in guest time (Bochs: 50 M TSC cycles a guest second). "
             "Throughput: the workload's transfer (net: a 256 KiB TFTP fetch; disk: 256 KiB written and read back; "
-            "sound: none without /bin/playback). Cycles: the whole workload (net: link up, ping, fetch).", "",
+            "sound: 64 KiB played by /bin/playback, paced by the card). Cycles: the whole workload (net: link up, "
+            "ping, fetch).", "",
             "| driver | runs plain/isolated | throughput plain KiB/s | isolated KiB/s | ratio | cycles plain "
             "| cycles isolated | ratio |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     show = lambda v: "-" if v is None else f"{v:g}"
