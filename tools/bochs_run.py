@@ -21,6 +21,8 @@ import time
 BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGABIOS = "/usr/share/vgabios/vgabios.bin"
 HV_SHUTDOWN = re.compile(r"ev=hv\.shutdown reason=\"([^\"]*)\"")
+# The Bochs processes running now (several threads may run Bochs): kill_all() ends them when the caller is stopped.
+RUNNING = set()
 # What the ES1370 played (--es1370), created by Bochs when the guest first starts a playback: a 44-byte WAV header
 # (16-bit stereo, 44100 Hz: Bochs 2.7 resamples other rates) and the samples as its mixer thread wrote them, in
 # packets of 0.1 s; a packet that ran out of queued audio is filled up with zeros. The mixer writes one packet per
@@ -169,6 +171,7 @@ def run(opts, echo, on_guest_line=None):
         ["bochs", "-q", "-f", os.path.join(run_dir, "bochsrc"), "-rc", os.path.join(run_dir, "rc"), "-unlock"],
         stdin=subprocess.DEVNULL, stdout=open(os.path.join(run_dir, "bochs.out"), "w"), stderr=subprocess.STDOUT,
         cwd=run_dir, start_new_session=True)
+    RUNNING.add(proc)
     status, reason, grace_deadline = None, "", None
     def scan(lines):
         nonlocal status, reason, grace_deadline
@@ -205,12 +208,22 @@ def run(opts, echo, on_guest_line=None):
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    RUNNING.discard(proc)
     scan(guest.poll() + hv.poll() + guest.flush_partial() + hv.flush_partial())
     status = status or "bochs_exit"
     result = RunResult(status, reason, round(time.monotonic() - start, 2), guest.content(), hv.content(), run_dir)
     with open(os.path.join(run_dir, "result.json"), "w") as f:
         json.dump({"status": result.status, "shutdown_reason": result.shutdown_reason, "elapsed": result.elapsed}, f)
     return result
+
+
+def kill_all():
+    """Kill every Bochs this process started (its own session: Bochs and anything it started)."""
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def parser():

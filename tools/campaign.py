@@ -26,6 +26,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -370,6 +371,14 @@ def main():
             for seed in t.seeds:
                 print(f"{t.driver} {seed} {t.env}")
         return 0
+    def stop(signum, _frame):
+        # The workers wait in Bochs runs: end those; what finished is in --out already, the rest runs on resume.
+        bochs_run.kill_all()
+        runner.say(f"stopped by signal {signum}")
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         ok = all(pool.map(runner.run_task, tasks))
