@@ -63,7 +63,7 @@ def summarize(lines):
             faults[key] = line
     drivers = sorted({line["driver"] for line in lines})
     s = {"lines": len(lines), "duplicates": duplicates, "drivers": drivers, "outcomes": {}, "pairs": {},
-         "unpaired": 0, "not_injected": {}, "false_positives": {}, "baselines": {}, "performance": {},
+         "unpaired": 0, "not_injected": {}, "false_positives": {}, "baselines": {}, "checks": {}, "performance": {},
          "hv_failures": [], "timing": {}}
 
     for (driver, seed, env), line in sorted(faults.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
@@ -100,6 +100,9 @@ def summarize(lines):
 
     for line in lines:
         driver, env = line["driver"], line["env"]
+        if line["kind"] == "check":
+            c = s["checks"].setdefault(env, {"pass": 0, "fail": 0, "crash": 0})
+            c[line["outcome"]] += 1
         if line["kind"] == "baseline":
             b = s["baselines"].setdefault(driver, {}).setdefault(env, {"runs": 0, "pass": 0, "fail": 0, "crash": 0})
             b["runs"] += 1
@@ -191,6 +194,12 @@ def markdown(s, sources):
         for env in sorted(s["outcomes"][driver]):
             counts = s["outcomes"][driver][env]
             out.append(f"| {driver} | {env} | " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + " |")
+
+    out += ["", "After a fault whose workload failed, the same boot runs the workload again without a fault (a check) "
+            "before going on; a check that does not pass ends the boot (the fault damaged more than its driver):", "",
+            "| env | checks | pass | fail | crash |", "|---|---:|---:|---:|---:|"]
+    for env, c in sorted(s["checks"].items()):
+        out.append(f"| {env} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['crash']} |")
 
     out += ["", "## False positives", "",
             "Writes the hypervisor denied in no-fault baseline runs (one at the start of every boot, isolated), and "

@@ -155,7 +155,8 @@ sound_workload() {
     bytes=$(echo " $out" | sed -n 's/.* bytes=\([0-9]*\) .*/\1/p')
     tsc=$(echo " $out" | sed -n 's/.* tsc=\([0-9]*\).*/\1/p')
     if [ "$rc" -ne 0 ] || [ "$bytes" != $SOUND_BYTES ] || [ "$interrupts" -lt $((SOUND_BYTES / SOUND_PERIOD)) ]; then
-        echo "bytes=0 tsc=${tsc:-0} detail=playback-rc=$rc,bytes=${bytes:-none},interrupts=$interrupts"
+        why=$(echo "$out" | tail -n1 | tr -c 'A-Za-z0-9.,:()\n-' '_')
+        echo "bytes=0 tsc=${tsc:-0} detail=playback-rc=$rc,bytes=${bytes:-none},interrupts=$interrupts,$why"
         return 1
     fi
     echo "bytes=$bytes tsc=$tsc detail=played,interrupts=$interrupts"
