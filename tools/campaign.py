@@ -133,7 +133,8 @@ def newc(files):
 
 def initrd_with_plan(base, plan, out):
     """The initramfs followed by the plan's archive (Linux unpacks concatenated archives; a new one must start on
-    a 4-byte boundary). Uncompressed: GRUB's module2 gunzips a gzip file and loads nothing when data follows it."""
+    a 4-byte boundary). Uncompressed: GRUB's module2 gunzips a gzip file (and loads nothing when data follows it),
+    and its gunzip of the whole archive took 3 guest seconds a boot, reading the uncompressed file 0.6."""
     with gzip.open(base, "rb") as f:
         data = f.read()
     with open(out, "wb") as f:
