@@ -174,3 +174,30 @@ def test_plan_archive_is_a_cpio_linux_can_unpack(tmp_path):
     assert listing.decode().split() == ["campaign", "campaign/plan"]
     subprocess.run(["cpio", "-id", "--quiet"], input=data, cwd=tmp_path, check=True)
     assert (tmp_path / "campaign" / "plan").read_bytes() == b"driver e1000\n"
+
+
+def test_classification_rules():
+    """classify() on facts built by hand: the rules the report states (no trial campaign so far had a recovered
+    driver pass its workload again, so this is where the isolated outcome is checked)."""
+    def facts(verdicts=("PASS",), load="ok", unload="ok", inject="applied", agent=None, denied=0, crash=None):
+        return {"load": load, "unload": unload, "inject": inject, "agent": agent, "crash": crash,
+                "runs": [{"verdict": v} for v in verdicts], "hv": {"denied": denied}}
+
+    recovered = {"state": "recovered", "violations": "0", "faults": "1", "notified": "2"}
+    classify = campaign_logs.classify
+    assert classify("fault", "plain", facts(crash={"kind": "oops"})) == "crash"
+    assert classify("fault", "plain", facts(verdicts=("FAIL",))) == "non_fatal"
+    assert classify("fault", "plain", facts(load="fail")) == "non_fatal"
+    assert classify("fault", "plain", facts(unload="timeout")) == "non_fatal"
+    assert classify("fault", "plain", facts()) == "silent"
+    assert classify("fault", "plain", facts(inject="mismatch")) == "not_injected"
+    assert classify("fault", "isolated", facts(("FAIL", "PASS"), agent=recovered, denied=2)) == "isolated"
+    assert classify("fault", "isolated", facts(("FAIL", "FAIL"), agent=recovered, denied=2)) == "captured"
+    assert classify("fault", "isolated", facts(("FAIL",), agent=dict(recovered, state="failed"))) == "captured"
+    assert classify("fault", "isolated", facts(denied=1, crash={"kind": "bug"})) == "captured"
+    assert classify("fault", "isolated", facts(crash={"kind": "oops"})) == "missed"
+    assert classify("fault", "isolated", facts(("FAIL",))) == "missed"
+    assert classify("fault", "isolated", facts(agent={"state": "running", "violations": "0", "faults": "0",
+                                                      "notified": "0"})) == "no_effect"
+    assert classify("baseline", "isolated", facts(denied=3)) == "pass"
+    assert classify("check", "plain", facts(verdicts=("FAIL",))) == "fail"
