@@ -285,7 +285,7 @@ class Runner:
                        "entry_wall_starts": starts, "max_console_gap_s": round(gap["max"], 2)}, f)
         self.clean_up(run_dir)
 
-        _, facts = campaign_logs.parse_boot(r.guest_log, r.hv_log, d.module, status, r.shutdown_reason)
+        facts = campaign_logs.parse_boot(r.guest_log, r.hv_log, d.module, status, r.shutdown_reason)
         run = {"dir": os.path.relpath(run_dir, self.out_dir), "status": status, "shutdown_reason": r.shutdown_reason,
                "com1_sha256": sha256_file(os.path.join(run_dir, "com1.log")),
                "com2_sha256": sha256_file(os.path.join(run_dir, "com2.log")), "boot_wall_s": r.elapsed}

@@ -49,6 +49,12 @@ def tokens(text):
     return dict(TOKEN.findall(text))
 
 
+def number(kv, key, default=None):
+    """kv[key] as an int; default when it is missing or cut short (the last line of a killed run may be)."""
+    value = kv.get(key, "")
+    return int(value) if value.isdigit() else default
+
+
 def c_line(line):
     """`C: tag k=v ...` -> (tag, rest) or None."""
     if not line.startswith("C: "):
@@ -62,8 +68,8 @@ def split_entries(lines):
     boot, entries, current = {}, {}, None
     for line in lines:
         parsed = c_line(line)
-        if parsed and parsed[0] == "start":
-            current = int(tokens(parsed[1])["n"])
+        if parsed and parsed[0] == "start" and number(tokens(parsed[1]), "n") is not None:
+            current = number(tokens(parsed[1]), "n")
             entries[current] = []
         if parsed and parsed[0] in ("boot", "stop", "done"):
             boot[parsed[0]] = tokens(parsed[1])
@@ -75,9 +81,8 @@ def split_entries(lines):
 def entry_facts(lines, module):
     """What the guest printed about one entry."""
     f = {"started": False, "start_tsc": None, "unload_tsc": None, "end_tsc": None, "load": None, "load_tsc": None,
-         "runs": [],
-         "inject": None, "inject_line": None, "agent": None, "agent_line": None, "unload": None, "clean": None,
-         "errors": [], "recovery_steps": [], "warnings": 0}
+         "runs": [], "inject": None, "inject_line": None, "agent": None, "agent_line": None, "unload": None,
+         "clean": None, "errors": [], "recovery_steps": [], "warnings": 0}
     for line in lines:
         m = RECOVERY.search(line)
         if m and m.group(1) == module:
@@ -93,12 +98,12 @@ def entry_facts(lines, module):
         tag, rest = parsed
         kv = tokens(rest)
         if tag == "start":
-            f["started"], f["start_tsc"], f["kind"] = True, int(kv["tsc"]), kv.get("kind")
+            f["started"], f["start_tsc"], f["kind"] = True, number(kv, "tsc"), kv.get("kind")
         elif tag == "load":
-            f["load"], f["load_tsc"] = kv.get("result"), int(kv.get("tsc_delta", 0))
+            f["load"], f["load_tsc"] = kv.get("result"), number(kv, "tsc_delta")
         elif tag == "workload":
-            f["runs"].append({"verdict": kv.get("verdict"), "bytes": int(kv.get("bytes") or 0),
-                              "tsc": int(kv.get("tsc") or 0), "cycles": int(kv.get("cycles") or 0),
+            f["runs"].append({"verdict": kv.get("verdict"), "bytes": number(kv, "bytes", 0),
+                              "tsc": number(kv, "tsc", 0), "cycles": number(kv, "cycles", 0),
                               "detail": kv.get("detail", "")})
         elif tag == "inject":
             f["inject"], f["inject_line"] = kv.get("state") if kv.get("module") == module else None, rest
@@ -107,12 +112,12 @@ def entry_facts(lines, module):
                                               "reason") if k in kv}
             f["agent_line"] = rest
         elif tag == "unload":
-            f["unload_tsc"] = int(kv["tsc"])
+            f["unload_tsc"] = number(kv, "tsc")
         elif tag == "end":
-            f["unload"], f["clean"], f["end_tsc"] = kv.get("unload"), kv.get("clean") == "1", int(kv["tsc"])
+            f["unload"], f["clean"], f["end_tsc"] = kv.get("unload"), kv.get("clean") == "1", number(kv, "tsc")
         elif tag == "error":
             f["errors"].append(rest)
-    f["entry_tsc"] = f["end_tsc"] - f["start_tsc"] if f["end_tsc"] is not None else None
+    f["entry_tsc"] = f["end_tsc"] - f["start_tsc"] if None not in (f["end_tsc"], f["start_tsc"]) else None
     return f
 
 
@@ -184,15 +189,11 @@ def parse_boot(com1, com2, module, status, shutdown_reason):
             f["crash"] = {"kind": kind, "status": status, "shutdown_reason": shutdown_reason,
                           "excerpt": excerpt(entries[n])}
         out[n] = f
-    return boot, out
-
-
-def first_run(f):
-    return f["runs"][0] if f["runs"] else None
+    return out
 
 
 def visibly_failed(f):
-    run = first_run(f)
+    run = f["runs"][0] if f["runs"] else None
     return f["load"] != "ok" or not run or run["verdict"] != "PASS" or f["unload"] != "ok"
 
 

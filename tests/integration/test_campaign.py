@@ -85,7 +85,7 @@ def test_every_line_comes_from_its_run(lines):
                 assert f"chariot_inject: applied module={line['module']} symbol={fault['symbol']} " \
                        f"offset={fault['offset']} " in console
         # the facts and the outcome are what the logs say
-        _, facts = campaign_logs.parse_boot(console, hv, line["module"], run["status"], run["shutdown_reason"])
+        facts = campaign_logs.parse_boot(console, hv, line["module"], run["status"], run["shutdown_reason"])
         assert facts[n] == line["facts"], (run["dir"], n)
         assert campaign_logs.classify(line["kind"], line["env"], facts[n]) == line["outcome"]
 
