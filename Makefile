@@ -36,6 +36,7 @@ include mk/testguest.mk
 include mk/guest.mk
 include mk/testmods.mk
 include mk/agent.mk
+include mk/campaign.mk
 include mk/iso.mk
 -include $(HV_OBJS:.o=.d)
 

@@ -2,8 +2,9 @@
 """Boot an ISO in Bochs (headless) and follow its two serial ports.
 
 COM1 is the guest's console and COM2 the hypervisor's log; both are shown live, each line marked with its source.
-The run ends when the hypervisor logs its shutdown, when Bochs exits, when a --stop-on pattern appears, or at the
-time limit. Exit status: 0 when the run ended as expected (see --expect), 1 otherwise.
+The run ends when the hypervisor logs its shutdown, when Bochs exits, when a --stop-on pattern appears (after
+--stop-grace seconds more of output), when the guest console fell silent for --stall seconds, or at the time
+limit. Exit status: 0 when the run ended as expected (see --expect), 1 otherwise.
 
 Used by `make run`, the integration tests (import run_bochs) and the benchmarks.
 """
@@ -20,6 +21,8 @@ import time
 BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGABIOS = "/usr/share/vgabios/vgabios.bin"
 HV_SHUTDOWN = re.compile(r"ev=hv\.shutdown reason=\"([^\"]*)\"")
+# The Bochs processes running now (several threads may run Bochs): kill_all() ends them when the caller is stopped.
+RUNNING = set()
 # What the ES1370 played (--es1370), created by Bochs when the guest first starts a playback: a 44-byte WAV header
 # (16-bit stereo, 44100 Hz: Bochs 2.7 resamples other rates) and the samples as its mixer thread wrote them, in
 # packets of 0.1 s; a packet that ran out of queued audio is filled up with zeros. The mixer writes one packet per
@@ -29,7 +32,7 @@ ES1370_WAVE = "es1370.wav"
 
 @dataclasses.dataclass
 class RunResult:
-    status: str  # "hv_shutdown", "bochs_exit", "stop_pattern", "timeout"
+    status: str  # "hv_shutdown", "bochs_exit", "stop_pattern", "stalled", "timeout"
     shutdown_reason: str
     elapsed: float
     guest_log: str
@@ -135,16 +138,18 @@ class Follower:
         return "\n".join(self.text) + ("\n" if self.text else "")
 
 
-def run_bochs(iso, run_dir, timeout=120, stop_on=None, echo=False, **kw):
-    """Run Bochs on `iso`; keyword arguments are the command-line options (ata_disk, usb_disk, e1000, ...)."""
+def run_bochs(iso, run_dir, timeout=120, stop_on=None, echo=False, on_guest_line=None, **kw):
+    """Run Bochs on `iso`; keyword arguments are the command-line options (ata_disk, usb_disk, e1000, stall, ...).
+    on_guest_line(line, seconds_since_start) is called for every console line as it arrives; a true result stops
+    the run like a --stop-on pattern."""
     opts = parser().parse_args(["--iso", iso, "--run-dir", run_dir])
     opts.timeout, opts.stop_on = timeout, stop_on or []
     for k, v in kw.items():
         setattr(opts, k, v)
-    return run(opts, echo)
+    return run(opts, echo, on_guest_line)
 
 
-def run(opts, echo):
+def run(opts, echo, on_guest_line=None):
     run_dir = os.path.abspath(opts.run_dir)
     os.makedirs(run_dir, exist_ok=True)
     for name in ("com1.log", "com2.log", "bochs.log", ES1370_WAVE):
@@ -161,10 +166,12 @@ def run(opts, echo):
     hv = Follower(os.path.join(run_dir, "com2.log"), "hv", echo)
 
     start = time.monotonic()
+    last_guest_line = None  # the stall watch starts with the first console line: firmware and loaders print none
     proc = subprocess.Popen(
         ["bochs", "-q", "-f", os.path.join(run_dir, "bochsrc"), "-rc", os.path.join(run_dir, "rc"), "-unlock"],
         stdin=subprocess.DEVNULL, stdout=open(os.path.join(run_dir, "bochs.out"), "w"), stderr=subprocess.STDOUT,
         cwd=run_dir, start_new_session=True)
+    RUNNING.add(proc)
     status, reason, grace_deadline = None, "", None
     def scan(lines):
         nonlocal status, reason, grace_deadline
@@ -175,14 +182,24 @@ def run(opts, echo):
                 grace_deadline = time.monotonic() + 3  # let Bochs power off and flush by itself
             if status is None and any(p.search(line) for p in stops):
                 status = "stop_pattern"
+                grace_deadline = time.monotonic() + opts.stop_grace
 
     while True:
         exited = proc.poll() is not None
-        scan(guest.poll() + hv.poll())
+        now = time.monotonic()
+        guest_lines = guest.poll()
+        if guest_lines:
+            last_guest_line = now
+        for line in guest_lines if on_guest_line else []:
+            if on_guest_line(line, now - start) and status is None:
+                status, grace_deadline = "stop_pattern", now + opts.stop_grace
+        scan(guest_lines + hv.poll())
         if exited:
             break
-        now = time.monotonic()
-        if status == "stop_pattern" or (grace_deadline and now > grace_deadline):
+        if grace_deadline and now > grace_deadline:
+            break
+        if opts.stall and status is None and last_guest_line and now - last_guest_line > opts.stall:
+            status = "stalled"
             break
         if now - start > opts.timeout:
             status = status or "timeout"
@@ -191,12 +208,22 @@ def run(opts, echo):
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    RUNNING.discard(proc)
     scan(guest.poll() + hv.poll() + guest.flush_partial() + hv.flush_partial())
     status = status or "bochs_exit"
     result = RunResult(status, reason, round(time.monotonic() - start, 2), guest.content(), hv.content(), run_dir)
     with open(os.path.join(run_dir, "result.json"), "w") as f:
         json.dump({"status": result.status, "shutdown_reason": result.shutdown_reason, "elapsed": result.elapsed}, f)
     return result
+
+
+def kill_all():
+    """Kill every Bochs this process started (its own session: Bochs and anything it started)."""
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def parser():
@@ -214,6 +241,10 @@ def parser():
                    help=f"Ensoniq ES1370 sound card; what it plays is recorded in RUN_DIR/{ES1370_WAVE}")
     p.add_argument("--ne2k", action="store_true", help="NE2000 PCI NIC on the vnet back end")
     p.add_argument("--stop-on", action="append", default=[], help="stop when a serial line matches this regex")
+    p.add_argument("--stop-grace", type=float, default=0,
+                   help="seconds of output still collected after a --stop-on match (e.g. an oops' last lines)")
+    p.add_argument("--stall", type=float,
+                   help="stop when the guest console, once it printed, printed nothing for this many seconds")
     p.add_argument("--bochs-line", action="append", help="extra bochsrc line (overrides earlier ones)")
     p.add_argument("--expect", default="guest powered off",
                    help='success condition: a hypervisor shutdown reason, "bochs-exit" (bare guest) or "stop-pattern"')
