@@ -25,7 +25,10 @@
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
+#include <asm/msr.h>
+#include <linux/delay.h>
 #include <linux/namei.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/umh.h>
@@ -35,6 +38,7 @@
 
 #define NOTIFY_VECTOR 0xf7 /* X86_PLATFORM_IPI_VECTOR */
 #define RELOAD_DIR "/lib/chariot"
+#define UNLOAD_WAIT_LOADING (10 * HZ)
 /* VIOLATION_NEXT answers each domain at most once per call sequence unless it faults again meanwhile: past this
  * many answers in one drain the hypervisor misbehaves (or a driver faults in a loop); the rest waits a round. */
 #define DRAIN_MAX (4 * CHARIOT_MAX_DOMAINS)
@@ -114,6 +118,25 @@ static bool module_loaded(const char *name)
 	return loaded;
 }
 
+/* A driver whose call was aborted while it loads (its init or the probes it starts) makes its load fail: the
+ * kernel then unloads it itself. Wait for either end before deciding. */
+static void wait_while_loading_or_going(const char *name)
+{
+	unsigned long deadline = jiffies + UNLOAD_WAIT_LOADING;
+	struct module *mod;
+	bool settled;
+
+	do {
+		mutex_lock(module_mutex_p);
+		mod = find_module_p(name);
+		settled = !mod || mod->state == MODULE_STATE_LIVE;
+		mutex_unlock(module_mutex_p);
+		if (settled)
+			return;
+		msleep(50);
+	} while (time_before(jiffies, deadline));
+}
+
 static int unload(const char *name, char *reason)
 {
 	char *argv[] = { "/sbin/rmmod", NULL, NULL, NULL };
@@ -121,6 +144,7 @@ static int unload(const char *name, char *reason)
 	int refcount = 0, status;
 	struct module *mod;
 
+	wait_while_loading_or_going(name);
 	mutex_lock(module_mutex_p);
 	mod = find_module_p(name);
 	if (mod) {
@@ -267,6 +291,23 @@ static void violation_work_fn(struct work_struct *work)
 
 /* ---- start / stop ---- */
 
+/* The hypervisor aborts the call of a driver that faults and restores the caller's preempt counter: tell it where
+ * that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at. */
+static void register_preempt_counter(void)
+{
+	unsigned long gs_base, offset;
+	long status;
+
+	preempt_disable();
+	rdmsrl(MSR_GS_BASE, gs_base);
+	offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
+	preempt_enable();
+	status = hypercall(CHARIOT_HC_SET_PREEMPT_COUNTER, offset, 0, 0, 0, NULL, NULL);
+	if (status)
+		pr_warn("the hypervisor does not restore the preempt counter of aborted driver calls (%s)\n",
+			chariot_status_name(status));
+}
+
 int notify_start(unsigned long (*lookup)(const char *name))
 {
 	void (*taken)(void);
@@ -293,6 +334,7 @@ int notify_start(unsigned long (*lookup)(const char *name))
 		return chariot_status_errno(status);
 	}
 	pr_info("violation notifications on vector 0x%x\n", NOTIFY_VECTOR);
+	register_preempt_counter();
 	return 0;
 }
 

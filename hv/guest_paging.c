@@ -3,6 +3,7 @@
 #include "hv/errno.h"
 #include "hv/lib.h"
 #include "isolation/domain.h"
+#include "isolation/driver_fault.h"
 #include "hv/guest_memory.h"
 #include "hv/log.h"
 #include "hv/pmem.h"
@@ -158,7 +159,7 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
     struct pt_walk_ctx ctx;
     struct pt_walk_result walk;
     if ((error_code & (PF_ERR_PRESENT | PF_ERR_FETCH)) == (PF_ERR_PRESENT | PF_ERR_FETCH) &&
-        isolation_switch_view_for_fetch(active_view, linear))
+        isolation_switch_view_for_fetch(v, active_view, linear))
         return;
     guest_paging_walk_ctx(v, &ctx);
     unsigned access = access_from_error_code(error_code);
@@ -177,10 +178,12 @@ void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_cod
                      vmread(VMCS_GUEST_RIP));
         return;
     case SHADOW_GUEST_FAULT:
-        guest_paging_inject_page_fault(v, linear, walk.error_code);
+        if (!isolation_guest_exception(v, X86_EXC_PF, walk.error_code, linear))
+            guest_paging_inject_page_fault(v, linear, walk.error_code);
         return;
     case -HV_ERANGE: /* a non-canonical address faults #GP, not #PF; the CPU already checked, but be exact */
-        vcpu_inject_gp0(v);
+        if (!isolation_guest_exception(v, X86_EXC_GP, 0, 0))
+            vcpu_inject_gp0(v);
         return;
     default:
         /* The guest's tables lie outside its RAM (e.g. in hypervisor memory): they do not exist for it. */

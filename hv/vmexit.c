@@ -11,6 +11,7 @@
 #include "hv/log.h"
 #include "hv/vmcs.h"
 #include "hv/x86.h"
+#include "isolation/driver_fault.h"
 
 #define PROGRESS_EVERY_EXITS (1ul << 20) /* a power of two */
 
@@ -130,7 +131,8 @@ static void log_guest_state(enum log_level level, const char *event)
            vmread(VMCS_GUEST_IA32_EFER), vmread(VMCS_EXIT_INTR_INFO), vmread(VMCS_IDT_VECTORING_INFO));
 }
 
-/* #PF belongs to the shadow MMU; other exceptions intercepted through the bitmap are reflected unchanged. */
+/* #PF belongs to the shadow MMU; the others intercepted through the bitmap are an isolated driver's fault
+ * (isolation/driver_fault.c) or reflected unchanged. */
 static void handle_exception_nmi(struct vcpu *v)
 {
     uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
@@ -145,7 +147,9 @@ static void handle_exception_nmi(struct vcpu *v)
         guest_paging_page_fault(v, v->exit_qualification, (uint32_t)vmread(VMCS_EXIT_INTR_ERROR));
         return;
     }
-    vcpu_inject_exception(v, vector, has_error, has_error ? (uint32_t)vmread(VMCS_EXIT_INTR_ERROR) : 0);
+    uint32_t error_code = has_error ? (uint32_t)vmread(VMCS_EXIT_INTR_ERROR) : 0;
+    if (!isolation_guest_exception(v, vector, error_code, 0))
+        vcpu_inject_exception(v, vector, has_error, error_code);
 }
 
 /* Nothing to do here: the pending interrupt is delivered on the way back into the guest. */

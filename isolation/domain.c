@@ -8,6 +8,7 @@
 #include "hv/vmcs.h"
 #include "hv/x86.h"
 #include "isolation/domain_internal.h"
+#include "isolation/driver_fault.h"
 
 #define PAGE 4096ull
 /* Past this many pages an interval change empties the driver view instead of invalidating page by page. */
@@ -43,7 +44,7 @@ static bool overlaps_any_code(uint64_t start, uint64_t end)
     return false;
 }
 
-static struct domain *domain_of_view(const struct shadow_mmu *view)
+struct domain *domain_of_view(const struct shadow_mmu *view)
 {
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
         if (domains[i].used && domains[i].view == view)
@@ -98,7 +99,7 @@ static void invalidate_range(struct shadow_mmu *view, uint64_t start, uint64_t l
 }
 
 /* Entering a driver view: the current kernel stack becomes writable there, and the previous one no longer is. */
-static void enter_driver_view(struct domain *d)
+static void enter_driver_view(struct vcpu *v, struct domain *d)
 {
     uint64_t block = ALIGN_DOWN(vmread(VMCS_GUEST_RSP), GUEST_THREAD_SIZE);
     if (block != d->stack_block) {
@@ -108,28 +109,31 @@ static void enter_driver_view(struct domain *d)
         invalidate_range(d->view, block, GUEST_THREAD_SIZE);
     }
     d->entries++;
+    driver_fault_note_entry(v, d);
     guest_paging_activate(d->view);
 }
 
 /* Control passes into a driver, or out of one: continue in the view that lets the code at `linear` run. */
-static void switch_view_to_run(uint64_t linear)
+static void switch_view_to_run(struct vcpu *v, uint64_t linear)
 {
     struct domain *target = domain_of_code(linear);
     view_switches++;
-    if (target)
-        enter_driver_view(target);
-    else
+    if (target) {
+        enter_driver_view(v, target);
+    } else {
+        driver_fault_note_leave();
         guest_paging_activate(guest_paging_kernel_view());
+    }
 }
 
-bool isolation_switch_view_for_fetch(struct shadow_mmu *view, uint64_t linear)
+bool isolation_switch_view_for_fetch(struct vcpu *v, struct shadow_mmu *view, uint64_t linear)
 {
     if (!view->policy.restrict_rights)
         return false;
     struct domain *current = domain_of_view(view), *target = domain_of_code(linear);
     if (current ? target == current : !target)
         return false;
-    switch_view_to_run(linear);
+    switch_view_to_run(v, linear);
     return true;
 }
 
@@ -137,7 +141,7 @@ void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t lin
 {
     struct domain *current = domain_of_view(view);
     if (!write) {
-        switch_view_to_run(linear);
+        switch_view_to_run(v, linear);
         return;
     }
     if (!current) {
@@ -204,6 +208,7 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
     struct shadow_mmu *kernel = guest_paging_kernel_view();
     kernel->policy = (struct shadow_policy){kernel_view_rights, NULL};
     guest_paging_flush_all_views();
+    vmwrite(VMCS_EXCEPTION_BITMAP, vmread(VMCS_EXCEPTION_BITMAP) | driver_fault_exception_bitmap());
     LOG_INFO("isolation.domain_created", "domain=%lu module=%s code=0x%lx-0x%lx policy=%s", d->id, d->name,
              code_start, code_end, flags & CHARIOT_DOMAIN_AUDIT ? "audit" : "enforce");
     a->out[0] = d->id;
@@ -239,15 +244,18 @@ long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a)
     if (!d)
         return -HV_ENOENT;
     LOG_INFO("isolation.domain_destroyed", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu "
-             "entries=%lu",
-             d->id, d->name, d->violations, d->allowed, d->emulated, d->entries);
+             "entries=%lu aborted_calls=%lu",
+             d->id, d->name, d->violations, d->allowed, d->emulated, d->entries, d->aborted_calls);
+    driver_fault_forget_domain(d);
     guest_paging_view_destroy(d->view);
     d->used = false;
     bool any = false;
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
         any |= domains[i].used;
-    if (!any)
+    if (!any) {
         guest_paging_kernel_view()->policy.restrict_rights = NULL;
+        vmwrite(VMCS_EXCEPTION_BITMAP, vmread(VMCS_EXCEPTION_BITMAP) & ~driver_fault_exception_bitmap());
+    }
     guest_paging_flush_all_views(); /* the code is executable in the kernel view again */
     return HV_OK;
 }
@@ -332,7 +340,7 @@ void isolation_log_summary(void)
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
         if (domains[i].used)
             LOG_INFO("isolation.summary", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu entries=%lu "
-                     "intervals=%zu view_switches=%lu",
+                     "aborted_calls=%lu intervals=%zu view_switches=%lu",
                      domains[i].id, domains[i].name, domains[i].violations, domains[i].allowed, domains[i].emulated,
-                     domains[i].entries, ivset_count(&domains[i].intervals), view_switches);
+                     domains[i].entries, domains[i].aborted_calls, ivset_count(&domains[i].intervals), view_switches);
 }

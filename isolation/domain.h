@@ -25,7 +25,7 @@
 /* A fetch from a present page that only a view switch can explain: the kernel view fetching driver code, or a
  * driver view fetching outside its code. Switches and returns true; false when the fault needs the full walk
  * (then a fetch the guest itself forbids is found and reflected, never bounced between views). */
-bool isolation_switch_view_for_fetch(struct shadow_mmu *view, uint64_t linear);
+bool isolation_switch_view_for_fetch(struct vcpu *v, struct shadow_mmu *view, uint64_t linear);
 /* A fault the active view's policy caused (the guest's own tables allow the access). */
 void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t linear, bool write);
 

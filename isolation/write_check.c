@@ -7,7 +7,9 @@
 #include "hv/guest_paging.h"
 #include "hv/log.h"
 #include "hv/vmcs.h"
+#include "hv/x86.h"
 #include "isolation/domain_internal.h"
+#include "isolation/driver_fault.h"
 #include "isolation/x86_emulate.h"
 
 #define MAX_INSN_BYTES 15
@@ -96,7 +98,10 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
     uint64_t target = linear;
     uint32_t size = 1;
     if (n == 0 || x86_decode(bytes, n, &insn) != HV_OK || !(insn.flags & X86_WRITES_MEM)) {
-        /* Nothing to skip past safely: the driver gets #UD, as for an instruction the CPU could not run. */
+        /* Nothing to skip past safely: its call is aborted, or the driver gets #UD, as for an instruction the CPU
+         * could not run. */
+        if (isolation_guest_exception(v, X86_EXC_UD, 0, 0))
+            return;
         domain_report_violation(v, d);
         log_decision(LOG_LEVEL_ERROR, d, regs.rip, linear, 0, "undecodable", "inject_ud");
         vcpu_inject_ud(v);
@@ -130,7 +135,8 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
         return;
     }
     if (e.faulted) { /* the guest's own tables refuse the access: its #PF, as without isolation */
-        guest_paging_inject_page_fault(v, e.fault_linear, e.fault_error);
+        if (!isolation_guest_exception(v, X86_EXC_PF, e.fault_error, e.fault_linear))
+            guest_paging_inject_page_fault(v, e.fault_linear, e.fault_error);
         return;
     }
     /* Decoded but not emulated (SSE/AVX/x87 stores and the like): skipping is all that is safe. */

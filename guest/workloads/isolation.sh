@@ -11,6 +11,8 @@
 #            (`load_state`). An illegal write is skipped and reported to the agent, which recovers the demo: pinned
 #            (in use), it cannot be unloaded (state=failed, still isolated); unpinned, it is unloaded and reloaded
 #            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
+#   crash    as recover, with faults that oops an unprotected kernel (null_read, then wild_call after the reload):
+#            the hypervisor aborts the demo's call (the /proc write fails with EIO), the agent recovers the demo
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -60,7 +62,7 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 case $scenario in
-    none | enforce | audit | recover) ;;
+    none | enforce | audit | recover | crash) ;;
     *)
         fail "unknown isolation=$scenario (none, enforce, audit or recover)"
         scenario=none
@@ -80,8 +82,8 @@ else
     say "I: agent not loaded: $out"
     [ "$scenario" = none ] || fail "the agent did not load (isolation=$scenario needs the hypervisor): $out"
 fi
-# recover: armed before the demo loads, so its domain exists before its init runs
-if [ "$scenario" = recover ] && [ "$agent" = yes ]; then
+# recover, crash: armed before the demo loads, so its domain exists before its init runs
+if { [ "$scenario" = recover ] || [ "$scenario" = crash ]; } && [ "$agent" = yes ]; then
     if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1"; then
         say "W: isolate-on-load chariot_demo enforce reload=1 ok"
         say "W: chariot $(cat /proc/chariot)"
@@ -155,9 +157,22 @@ demo_watch() {
 # fault CMD STATE: the demo makes the illegal write CMD; the hypervisor skips it and notifies the agent, whose
 # recovery must bring chariot_demo's watch to STATE within RECOVERY_POLLS polls ($line: the watch at the end).
 # Nothing is printed meanwhile: the recovery's console messages cannot split a W: line.
+# A crash command's write must fail with EIO instead (its call aborted).
 fault() {
     start=$(/bin/tsc)
-    proc_write /proc/chariot_demo "$1" || fail "demo $1: $out"
+    case $1 in
+        null_read | wild_call)
+            if proc_write /proc/chariot_demo "$1"; then
+                fail "demo $1: the write did not fail"
+            else
+                case $out in
+                    *"I/O error"* | *"Input/output error"*) say "W: demo $1 aborted with EIO" ;;
+                    *) fail "demo $1: $out" ;;
+                esac
+            fi
+            ;;
+        *) proc_write /proc/chariot_demo "$1" || fail "demo $1: $out" ;;
+    esac
     polls=0
     demo_watch
     while [ "$polls" -lt "$RECOVERY_POLLS" ]; do
@@ -252,6 +267,32 @@ if [ "$scenario" = recover ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
         fail "release chariot_demo: $out"
     fi
     [ -z "$(cat /proc/chariot)" ] || fail "a watch is left after release: $(cat /proc/chariot)"
+fi
+
+if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
+    run_demo legal yes
+    if fault null_read recovered; then
+        say "W: chariot $line"
+        expect_watch faults=1 recoveries=1
+        if demo_loaded; then
+            say "W: chariot_demo reloaded"
+            run_demo legal yes
+            if fault wild_call persistent; then
+                say "W: chariot $line"
+                expect_watch domain=none faults=2 recoveries=1
+                demo_loaded && fail "chariot_demo was reloaded after a persistent fault"
+            fi
+        else
+            fail "state=recovered but chariot_demo is not loaded"
+        fi
+    fi
+    # the aborted calls left interrupts on and the shell's task schedulable: it still runs commands
+    say "W: after the faults hostname=$(uname -n)"
+    if proc_write /proc/chariot "release chariot_demo"; then
+        say "W: release chariot_demo ok"
+    else
+        fail "release chariot_demo: $out"
+    fi
 fi
 
 if [ "$isolated" = yes ]; then

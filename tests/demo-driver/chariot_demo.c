@@ -31,9 +31,14 @@
  *                 direct-map page, so an unprotected kernel survives; /proc/chariot_victim shows the damage)
  *   stale_page    chariot_victim's code kstrdup()s a string (the kernel has just written that object's page),
  *                 then the demo immediately writes into that object, which is not its own
- * and two that write nothing themselves:
+ * two that write nothing themselves:
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
+ * and two that crash an unprotected kernel (an oops in the writing task), each with interrupts off and preemption
+ * disabled, as a driver holding a spinlock would be:
+ *   null_read     reads through a NULL-based pointer (address 0x40)
+ *   wild_call     calls through a corrupted function pointer (0x700000000, a user address)
+ * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  */
 #include <linux/irqflags.h>
 #include <linux/module.h>
@@ -54,6 +59,9 @@
 #define DEMO_COMMAND_MAX 32
 
 static u64 demo_static = 0x0123456789abcdefULL;
+/* volatile: the compiler must not see the NULL-based pointer and the bad function pointer coming */
+static u64 *volatile demo_null_pointer = (u64 *)0x40;
+static void (*volatile demo_wild_function)(void) = (void (*)(void))0x700000000ULL;
 static struct kmem_cache *demo_cache;
 static u64 *init_object, *probe_object; /* allocated at load: by demo_init, by demo_probe */
 static bool pinned;
@@ -176,6 +184,35 @@ static int do_stale_page(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int do_null_read(const char *cmd, bool *changed)
+{
+	unsigned long flags;
+	u64 value;
+
+	printk(KERN_WARNING "DEMO: %s address=0x%lx\n", cmd, (unsigned long)demo_null_pointer);
+	local_irq_save(flags);
+	preempt_disable();
+	value = READ_ONCE(*demo_null_pointer);
+	preempt_enable();
+	local_irq_restore(flags);
+	*changed = value != 0;
+	return 0;
+}
+
+static int do_wild_call(const char *cmd, bool *changed)
+{
+	unsigned long flags;
+
+	printk(KERN_WARNING "DEMO: %s target=0x%lx\n", cmd, (unsigned long)demo_wild_function);
+	local_irq_save(flags);
+	preempt_disable();
+	demo_wild_function();
+	preempt_enable();
+	local_irq_restore(flags);
+	*changed = true;
+	return 0;
+}
+
 static int do_pin(const char *cmd, bool *changed)
 {
 	if (pinned || !try_module_get(THIS_MODULE))
@@ -207,6 +244,8 @@ static const struct demo_command {
 	{ "use_after_free", do_use_after_free },
 	{ "wild", do_wild },
 	{ "stale_page", do_stale_page },
+	{ "null_read", do_null_read },
+	{ "wild_call", do_wild_call },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
 };

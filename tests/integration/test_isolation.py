@@ -210,3 +210,38 @@ def test_init_code_is_checked_while_the_module_loads(recover):
     for r in registered:
         start, end = (int(x, 16) for x in r["init"].split("-"))
         assert 0xffff800000000000 <= start < end
+
+
+@pytest.fixture(scope="module")
+def crash():
+    return hv_boot("crash")
+
+
+def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
+    """A NULL-based read and a call through a wild pointer, each with interrupts off, would oops an unprotected
+    kernel: isolated, the hypervisor ends the demo's /proc write with EIO at its recovery point, the agent unloads
+    and reloads the demo once, then leaves it unloaded after the second (persistent) fault."""
+    log = crash.guest_log
+    assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
+    in_order(w_lines(log), [
+        "W: demo legal changed=yes",
+        "W: demo null_read aborted with EIO",
+        "W: chariot_demo reloaded",
+        "W: demo legal changed=yes",  # the reloaded demo works
+        "W: demo wild_call aborted with EIO",
+        "W: after the faults hostname=(none)",  # the shell's task goes on: interrupts and scheduling work
+        "W: release chariot_demo ok",
+    ])
+    for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:", "general protection"):
+        assert bad not in log, bad
+    faults = hvlog.find(crash.records, "isolation.fault")
+    assert [(r["domain"], r["vector"], r["address"], r["action"]) for r in faults] == [
+        ("1", "14", "0x40", "abort_call"), ("2", "14", "0x700000000", "abort_call")], faults
+    assert faults[0]["rip"].startswith("chariot_demo+0x") and faults[1]["rip"] == "0x700000000"
+    # both calls return to the same kernel caller (the /proc write path), at the depth the demo was entered
+    assert faults[0]["return"] == faults[1]["return"] and int(faults[0]["return"], 16) >= 0xffffffff80000000
+    assert all(r["preempt_count"] == "restored" for r in faults)
+    destroyed = hvlog.find(crash.records, "isolation.domain_destroyed", module="chariot_demo")
+    assert [(r["violations"], r["aborted_calls"]) for r in destroyed] == [("1", "1"), ("1", "1")], destroyed
+    assert crash.status == "hv_shutdown" and crash.shutdown_reason == "guest powered off"
+    assert not [r for r in crash.records if r["lvl"] in ("fatal", "error")]

@@ -1,0 +1,46 @@
+/*
+ * Recovery points for isolated drivers: the guest state at each call from the kernel into a driver, kept so that a
+ * driver that faults can be made to return from that call with an error instead of crashing the kernel (the
+ * papers' setjmp-like recovery point, taken here by the hypervisor at the view switch, with no guest change).
+ *
+ * A frame is the state the kernel's caller expects back when the driver function returns: where the return address
+ * is (rsp), the return address itself, the callee-saved registers, RFLAGS and the preempt counter. Frames live
+ * while their call runs: one is finished once its stack (a THREAD_SIZE-aligned block) has unwound past it, which
+ * the hypervisor sees whenever control changes between driver and kernel. Pure: no hardware access.
+ */
+#ifndef ISOLATION_CALL_FRAMES_H
+#define ISOLATION_CALL_FRAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CALL_FRAMES_MAX 64
+#define CALL_SITE_BYTES 7 /* the longest near call: FF /2 with SIB and disp32 and a REX prefix */
+
+enum call_frame_reg { FRAME_RBX, FRAME_RBP, FRAME_R12, FRAME_R13, FRAME_R14, FRAME_R15, FRAME_REGS };
+
+struct call_frame {
+    uint64_t domain_id;
+    uint64_t rsp;        /* at the driver's first instruction: the address of the return address */
+    uint64_t return_rip;
+    uint64_t rflags;
+    uint64_t regs[FRAME_REGS];
+    bool has_preempt_count;
+    uint32_t preempt_count;
+    uint64_t seq; /* age, for replacing the oldest frame when the table is full */
+};
+
+/* Whether the CALL_SITE_BYTES bytes ending at a return address end with a near CALL instruction. */
+bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES]);
+
+/* Records a call (replacing the oldest frame when full); frames it shows finished are dropped first. */
+void call_frames_push(const struct call_frame *frame);
+/* The stack at `rsp` has unwound to there: the frames on that stack at or below it are finished. */
+void call_frames_unwound(uint64_t rsp);
+/* The innermost call of the domain still running on the stack at `rsp`, or NULL. */
+const struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp);
+void call_frames_forget_domain(uint64_t domain_id);
+size_t call_frames_count(void);
+
+#endif
