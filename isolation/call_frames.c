@@ -48,11 +48,11 @@ void call_frames_push(const struct call_frame *frame)
     frame_used[slot] = true;
 }
 
-const struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp)
+struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp)
 {
-    const struct call_frame *best = NULL;
+    struct call_frame *best = NULL;
     for (size_t i = 0; i < CALL_FRAMES_MAX; i++) {
-        const struct call_frame *f = &frames[i];
+        struct call_frame *f = &frames[i];
         if (frame_used[i] && same_stack(f->rsp, rsp) && f->rsp >= rsp && (!best || f->rsp < best->rsp))
             best = f;
     }

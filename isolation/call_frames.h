@@ -28,6 +28,7 @@ struct call_frame {
     uint64_t regs[FRAME_REGS];
     bool has_preempt_count;
     uint32_t preempt_count;
+    uint32_t interrupts; /* interrupts that arrived while the driver's own code ran, during this call */
     uint64_t seq; /* age, for replacing the oldest frame when the table is full */
 };
 
@@ -39,7 +40,7 @@ void call_frames_push(const struct call_frame *frame);
 /* The stack at `rsp` has unwound to there: the frames on that stack at or below it are finished. */
 void call_frames_unwound(uint64_t rsp);
 /* The innermost call of the domain still running on the stack at `rsp`, or NULL. */
-const struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp);
+struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp);
 void call_frames_forget_domain(uint64_t domain_id);
 size_t call_frames_count(void);
 

@@ -109,19 +109,20 @@ static void enter_driver_view(struct vcpu *v, struct domain *d)
         invalidate_range(d->view, block, GUEST_THREAD_SIZE);
     }
     d->entries++;
-    driver_fault_note_entry(v, d);
+    if (driver_fault_note_entry(v, d))
+        return;
     guest_paging_activate(d->view);
 }
 
 /* Control passes into a driver, or out of one: continue in the view that lets the code at `linear` run. */
-static void switch_view_to_run(struct vcpu *v, uint64_t linear)
+static void switch_view_to_run(struct vcpu *v, const struct domain *current, uint64_t linear)
 {
     struct domain *target = domain_of_code(linear);
     view_switches++;
     if (target) {
         enter_driver_view(v, target);
     } else {
-        driver_fault_note_leave();
+        driver_fault_note_leave(v, current);
         guest_paging_activate(guest_paging_kernel_view());
     }
 }
@@ -133,7 +134,7 @@ bool isolation_switch_view_for_fetch(struct vcpu *v, struct shadow_mmu *view, ui
     struct domain *current = domain_of_view(view), *target = domain_of_code(linear);
     if (current ? target == current : !target)
         return false;
-    switch_view_to_run(v, linear);
+    switch_view_to_run(v, current, linear);
     return true;
 }
 
@@ -141,7 +142,7 @@ void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t lin
 {
     struct domain *current = domain_of_view(view);
     if (!write) {
-        switch_view_to_run(v, linear);
+        switch_view_to_run(v, current, linear);
         return;
     }
     if (!current) {

@@ -4,6 +4,10 @@
  * from the kernel that led into it returns -EIO instead, with the registers, RFLAGS and preempt counter the caller
  * had at the call (isolation/call_frames.h), and the fault counts as a violation, so the agent recovers the driver.
  * A fault with no recovery point (none recorded, or a deeper call into another domain) reaches the guest unchanged.
+ *
+ * A driver spinning in its own code hangs this kernel (one CPU, no preemption) without any fault: interrupts still
+ * arrive, and each one that lands in the driver's code during one call is counted; past HANG_INTERRUPTS (about
+ * two seconds of timer ticks at HZ=100) the call is aborted the same way when the interrupt returns into it.
  */
 #include "isolation/driver_fault.h"
 
@@ -19,6 +23,9 @@
 #define ABORTED_CALL_RESULT ((uint64_t)-5) /* -EIO */
 #define USER_NULL_PAGES_END 0x10000ull     /* below Linux's mmap_min_addr: never mapped, a NULL-based pointer */
 #define DRIVER_EXCEPTIONS ((1u << X86_EXC_DE) | (1u << X86_EXC_UD) | (1u << X86_EXC_SS) | (1u << X86_EXC_GP))
+#define HANG_INTERRUPTS 200
+#define GUEST_KERNEL_CS 0x10 /* Linux x86-64 __KERNEL_CS */
+#define VECTOR_HANG 256      /* in the log: not an exception */
 
 static const unsigned frame_gprs[FRAME_REGS] = {
     [FRAME_RBX] = GPR_RBX, [FRAME_RBP] = GPR_RBP, [FRAME_R12] = GPR_R12,
@@ -26,6 +33,19 @@ static const unsigned frame_gprs[FRAME_REGS] = {
 };
 
 static uint64_t preempt_counter_offset; /* from the GS base (the guest's per-CPU area); 0: not known */
+
+static const char *vector_name(unsigned vector)
+{
+    switch (vector) {
+    case X86_EXC_DE: return "DE";
+    case X86_EXC_UD: return "UD";
+    case X86_EXC_SS: return "SS";
+    case X86_EXC_GP: return "GP";
+    case X86_EXC_PF: return "PF";
+    case VECTOR_HANG: return "hang";
+    default: return "other";
+    }
+}
 
 static bool read_preempt_counter(struct vcpu *v, uint32_t *value)
 {
@@ -35,21 +55,30 @@ static bool read_preempt_counter(struct vcpu *v, uint32_t *value)
                              &error_code) == HV_OK;
 }
 
-void driver_fault_note_entry(struct vcpu *v, const struct domain *d)
+static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, unsigned vector,
+                       uint32_t error_code, uint64_t address);
+
+bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
 {
     uint64_t rsp = vmread(VMCS_GUEST_RSP), return_rip;
     uint8_t site[CALL_SITE_BYTES];
     uint32_t error_code;
     if (d->flags & CHARIOT_DOMAIN_AUDIT)
-        return; /* audit domains are only observed */
+        return false; /* audit domains are only observed */
     /* A call into the driver has the caller's return address on top of the stack, in code outside every domain,
      * right after a CALL; a return into the driver (from its own call out, or an interrupt) has not. */
     if (guest_linear_read(v, rsp, &return_rip, sizeof(return_rip), 0, &error_code) != HV_OK ||
         return_rip < KERNEL_HALF_START || domain_of_code(return_rip) ||
         guest_linear_read(v, return_rip - CALL_SITE_BYTES, site, sizeof(site), PT_ACCESS_FETCH, &error_code) !=
             HV_OK ||
-        !call_site_precedes(site))
-        return;
+        !call_site_precedes(site)) {
+        struct call_frame *running = call_frames_innermost(d->id, rsp);
+        if (running && running->interrupts >= HANG_INTERRUPTS) {
+            abort_call(v, d, running, VECTOR_HANG, running->interrupts, 0);
+            return true;
+        }
+        return false;
+    }
     struct call_frame frame = {
         .domain_id = d->id,
         .rsp = rsp,
@@ -60,9 +89,32 @@ void driver_fault_note_entry(struct vcpu *v, const struct domain *d)
         frame.regs[i] = vcpu_gpr_read(v, frame_gprs[i]);
     frame.has_preempt_count = read_preempt_counter(v, &frame.preempt_count);
     call_frames_push(&frame);
+    return false;
 }
 
-void driver_fault_note_leave(void) { call_frames_unwound(vmread(VMCS_GUEST_RSP)); }
+/* An interrupt (or exception) frame the CPU just pushed over driver code: RIP in the domain's code, the kernel's
+ * CS, and the interrupted RSP right above the frame (the CPU aligns it down to 16 bytes first). */
+static bool interrupted_driver_code(struct vcpu *v, const struct domain *d, uint64_t rsp)
+{
+    enum { FRAME_RIP, FRAME_CS, FRAME_RFLAGS, FRAME_RSP, FRAME_SS, FRAME_WORDS };
+    uint64_t frame[FRAME_WORDS];
+    uint32_t error_code;
+    return guest_linear_read(v, rsp, frame, sizeof(frame), 0, &error_code) == HV_OK &&
+           domain_of_code(frame[FRAME_RIP]) == d && frame[FRAME_CS] == GUEST_KERNEL_CS &&
+           frame[FRAME_RSP] >= rsp + sizeof(frame) && frame[FRAME_RSP] < rsp + sizeof(frame) + 16;
+}
+
+void driver_fault_note_leave(struct vcpu *v, const struct domain *d)
+{
+    uint64_t rsp = vmread(VMCS_GUEST_RSP);
+    call_frames_unwound(rsp);
+    if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT) || !interrupted_driver_code(v, d, rsp))
+        return;
+    struct call_frame *running = call_frames_innermost(d->id, rsp + 40);
+    if (running && ++running->interrupts == HANG_INTERRUPTS)
+        LOG_WARN("isolation.hang", "domain=%lu module=%s interrupts=%u return=0x%lx action=abort_when_resumed",
+                 d->id, d->name, running->interrupts, running->return_rip);
+}
 
 void driver_fault_forget_domain(const struct domain *d) { call_frames_forget_domain(d->id); }
 
@@ -85,8 +137,21 @@ static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, 
     return DRIVER_EXCEPTIONS & (1u << vector);
 }
 
-static void abort_call(struct vcpu *v, const struct call_frame *frame)
+static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, unsigned vector,
+                       uint32_t error_code, uint64_t address)
 {
+    uint64_t rip = vmread(VMCS_GUEST_RIP);
+    char where[CHARIOT_DOMAIN_NAME_MAX + 24]; /* module+offset inside its code; a jump out of it shows as is */
+    if (domain_of_code(rip) == d)
+        hv_snprintf(where, sizeof(where), "%s+0x%lx", d->name, rip - d->code_start);
+    else
+        hv_snprintf(where, sizeof(where), "0x%lx", rip);
+    d->aborted_calls++;
+    domain_report_violation(v, d);
+    LOG_WARN("isolation.fault", "domain=%lu module=%s rip=%s vector=%s error=0x%x address=0x%lx "
+             "action=abort_call return=0x%lx rsp=0x%lx preempt_count=%s",
+             d->id, d->name, where, vector_name(vector), error_code, address, frame->return_rip, frame->rsp,
+             frame->has_preempt_count ? "restored" : "unknown");
     for (unsigned i = 0; i < FRAME_REGS; i++)
         vcpu_gpr_write(v, frame_gprs[i], frame->regs[i]);
     vcpu_gpr_write(v, GPR_RAX, ABORTED_CALL_RESULT);
@@ -95,9 +160,9 @@ static void abort_call(struct vcpu *v, const struct call_frame *frame)
     vmwrite(VMCS_GUEST_RFLAGS, frame->rflags);
     vcpu_clear_interrupt_shadow();
     if (frame->has_preempt_count) {
-        uint32_t error_code;
+        uint32_t write_error;
         guest_linear_write(v, vmread(VMCS_GUEST_GS_BASE) + preempt_counter_offset, &frame->preempt_count,
-                           sizeof(frame->preempt_count), &error_code);
+                           sizeof(frame->preempt_count), &write_error);
     }
     guest_paging_activate(guest_paging_kernel_view());
     call_frames_unwound(frame->rsp + 8);
@@ -109,26 +174,14 @@ bool isolation_guest_exception(struct vcpu *v, unsigned vector, uint32_t error_c
     if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT) || (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) ||
         !drivers_fault(v, vector, error_code, address))
         return false;
-    uint64_t rip = vmread(VMCS_GUEST_RIP), rsp = vmread(VMCS_GUEST_RSP);
-    const struct call_frame *frame = call_frames_innermost(d->id, rsp);
+    const struct call_frame *frame = call_frames_innermost(d->id, vmread(VMCS_GUEST_RSP));
     if (!frame) {
-        LOG_WARN("isolation.fault", "domain=%lu module=%s rip=0x%lx vector=%u error=0x%x address=0x%lx "
+        LOG_WARN("isolation.fault", "domain=%lu module=%s rip=0x%lx vector=%s error=0x%x address=0x%lx "
                  "action=reflect reason=no_recovery_point",
-                 d->id, d->name, rip, vector, error_code, address);
+                 d->id, d->name, vmread(VMCS_GUEST_RIP), vector_name(vector), error_code, address);
         return false;
     }
-    d->aborted_calls++;
-    domain_report_violation(v, d);
-    char where[CHARIOT_DOMAIN_NAME_MAX + 24]; /* module+offset inside its code; a jump out of it shows as is */
-    if (domain_of_code(rip) == d)
-        hv_snprintf(where, sizeof(where), "%s+0x%lx", d->name, rip - d->code_start);
-    else
-        hv_snprintf(where, sizeof(where), "0x%lx", rip);
-    LOG_WARN("isolation.fault", "domain=%lu module=%s rip=%s vector=%u error=0x%x address=0x%lx "
-             "action=abort_call return=0x%lx rsp=0x%lx preempt_count=%s",
-             d->id, d->name, where, vector, error_code, address, frame->return_rip, frame->rsp,
-             frame->has_preempt_count ? "restored" : "unknown");
-    abort_call(v, frame);
+    abort_call(v, d, frame, vector, error_code, address);
     return true;
 }
 

@@ -10,10 +10,12 @@
 
 struct domain;
 
-/* Control entered the domain's code from the kernel view: record a recovery point if this is a call. */
-void driver_fault_note_entry(struct vcpu *v, const struct domain *d);
-/* Control left a driver for the kernel view: calls the stack has unwound past are finished. */
-void driver_fault_note_leave(void);
+/* Control enters the domain's code from the kernel view: records a recovery point if this is a call. True when it
+ * returned into a call that hung instead, and aborted that call (the kernel view stays). */
+bool driver_fault_note_entry(struct vcpu *v, struct domain *d);
+/* Control leaves driver `d` (NULL: none) for the kernel view: calls the stack has unwound past are finished, and
+ * an interrupt that landed in the driver's code counts against its call. */
+void driver_fault_note_leave(struct vcpu *v, const struct domain *d);
 void driver_fault_forget_domain(const struct domain *d);
 /* The exceptions (besides #PF) to intercept while drivers are isolated. */
 uint32_t driver_fault_exception_bitmap(void);

@@ -11,8 +11,9 @@
 #            (`load_state`). An illegal write is skipped and reported to the agent, which recovers the demo: pinned
 #            (in use), it cannot be unloaded (state=failed, still isolated); unpinned, it is unloaded and reloaded
 #            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
-#   crash    as recover, with faults that oops an unprotected kernel (null_read, then wild_call after the reload):
-#            the hypervisor aborts the demo's call (the /proc write fails with EIO), the agent recovers the demo
+#   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
+#            armed and loaded again, wild_call): the hypervisor aborts the demo's call (the /proc write fails with
+#            EIO), the agent recovers the demo
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -161,7 +162,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call)
+        null_read | wild_call | spin)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -277,7 +278,7 @@ if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
         if demo_loaded; then
             say "W: chariot_demo reloaded"
             run_demo legal yes
-            if fault wild_call persistent; then
+            if fault spin persistent; then
                 say "W: chariot $line"
                 expect_watch domain=none faults=2 recoveries=1
                 demo_loaded && fail "chariot_demo was reloaded after a persistent fault"
@@ -285,6 +286,18 @@ if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
         else
             fail "state=recovered but chariot_demo is not loaded"
         fi
+    fi
+    proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
+    # a new watch, a new load: a call through a wild pointer
+    if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1" &&
+        out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1); then
+        if fault wild_call recovered; then
+            say "W: chariot $line"
+            expect_watch faults=1 recoveries=1
+            run_demo legal yes
+        fi
+    else
+        fail "isolate-on-load and insmod chariot_demo again: $out"
     fi
     # the aborted calls left interrupts on and the shell's task schedulable: it still runs commands
     say "W: after the faults hostname=$(uname -n)"

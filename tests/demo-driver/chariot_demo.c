@@ -34,10 +34,11 @@
  * two that write nothing themselves:
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
- * and two that crash an unprotected kernel (an oops in the writing task), each with interrupts off and preemption
- * disabled, as a driver holding a spinlock would be:
- *   null_read     reads through a NULL-based pointer (address 0x40)
- *   wild_call     calls through a corrupted function pointer (0x700000000, a user address)
+ * and three that crash or hang an unprotected kernel:
+ *   null_read     reads through a NULL-based pointer (address 0x40), interrupts off and preemption disabled, as a
+ *                 driver holding a spinlock would be (an oops in the writing task)
+ *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way
+ *   spin          loops forever in its own code, interrupts on (one CPU, no preemption: user space never runs)
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  */
 #include <linux/irqflags.h>
@@ -213,6 +214,14 @@ static int do_wild_call(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int do_spin(const char *cmd, bool *changed)
+{
+	printk(KERN_WARNING "DEMO: %s\n", cmd);
+	for (;;)
+		cpu_relax();
+	return 0;
+}
+
 static int do_pin(const char *cmd, bool *changed)
 {
 	if (pinned || !try_module_get(THIS_MODULE))
@@ -246,6 +255,7 @@ static const struct demo_command {
 	{ "stale_page", do_stale_page },
 	{ "null_read", do_null_read },
 	{ "wild_call", do_wild_call },
+	{ "spin", do_spin },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
 };
