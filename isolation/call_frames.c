@@ -57,7 +57,7 @@ struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp)
             best = f;
     }
     /* A deeper call into another domain is not this driver's to unwind. */
-    return best && best->domain_id == domain_id ? best : NULL;
+    return best && (domain_id == CALL_FRAMES_ANY_DOMAIN || best->domain_id == domain_id) ? best : NULL;
 }
 
 void call_frames_forget_domain(uint64_t domain_id)

@@ -39,7 +39,10 @@ bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES]);
 void call_frames_push(const struct call_frame *frame);
 /* The stack at `rsp` has unwound to there: the frames on that stack at or below it are finished. */
 void call_frames_unwound(uint64_t rsp);
-/* The innermost call of the domain still running on the stack at `rsp`, or NULL. */
+#define CALL_FRAMES_ANY_DOMAIN 0 /* domain ids start at 1 */
+
+/* The innermost call still running on the stack at `rsp` if it is into the domain (or any, with
+ * CALL_FRAMES_ANY_DOMAIN), or NULL. */
 struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp);
 void call_frames_forget_domain(uint64_t domain_id);
 size_t call_frames_count(void);

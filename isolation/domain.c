@@ -52,7 +52,7 @@ struct domain *domain_of_view(const struct shadow_mmu *view)
     return NULL;
 }
 
-static struct domain *domain_by_id(uint64_t id)
+struct domain *domain_by_id(uint64_t id)
 {
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
         if (domains[i].used && domains[i].id == id)

@@ -22,6 +22,7 @@ struct domain {
 };
 
 struct domain *domain_of_code(uint64_t linear);
+struct domain *domain_by_id(uint64_t id);
 /* The domain whose driver view `view` is; NULL for the kernel view. */
 struct domain *domain_of_view(const struct shadow_mmu *view);
 /* Whether the driver may write [linear, linear + size): its intervals, the current kernel stack, user memory. */

@@ -3,6 +3,8 @@
  * its code, a non-canonical address, an invalid opcode, a divide error) does not get to oops the kernel. The call
  * from the kernel that led into it returns -EIO instead, with the registers, RFLAGS and preempt counter the caller
  * had at the call (isolation/call_frames.h), and the fault counts as a violation, so the agent recovers the driver.
+ * The same holds for kernel code the driver called (a bad pointer it passed to memset, kfree, ...): a fault in the
+ * kernel view while the innermost call running on that stack is into a driver is that driver's.
  * A fault with no recovery point (none recorded, or a deeper call into another domain) reaches the guest unchanged.
  *
  * A driver spinning in its own code hangs this kernel (one CPU, no preemption) without any fault: interrupts still
@@ -55,8 +57,8 @@ static bool read_preempt_counter(struct vcpu *v, uint32_t *value)
                              &error_code) == HV_OK;
 }
 
-static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, unsigned vector,
-                       uint32_t error_code, uint64_t address);
+static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, bool kernel_code,
+                       unsigned vector, uint32_t error_code, uint64_t address);
 
 bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
 {
@@ -74,7 +76,7 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
         !call_site_precedes(site)) {
         struct call_frame *running = call_frames_innermost(d->id, rsp);
         if (running && running->interrupts >= HANG_INTERRUPTS) {
-            abort_call(v, d, running, VECTOR_HANG, running->interrupts, 0);
+            abort_call(v, d, running, false, VECTOR_HANG, running->interrupts, 0);
             return true;
         }
         return false;
@@ -120,14 +122,16 @@ void driver_fault_forget_domain(const struct domain *d) { call_frames_forget_dom
 
 uint32_t driver_fault_exception_bitmap(void) { return DRIVER_EXCEPTIONS; }
 
-/* Which exceptions in driver code are the driver's fault. User addresses above the NULL pages may be legitimate
- * (inline user accesses with exception-table fixups): the guest decides those. UD2 is WARN()/BUG(): the guest
- * reports those itself. */
-static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address)
+/* Which exceptions in code running for a driver are the driver's fault. User addresses above the NULL pages may be
+ * legitimate (user accesses with exception-table fixups): the guest decides those. UD2 is WARN()/BUG(): the guest
+ * reports those itself; an invalid opcode in kernel code is not the driver's. */
+static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address, bool kernel_code)
 {
     if (vector == X86_EXC_PF)
         return (error_code & PF_ERR_FETCH) || address >= KERNEL_HALF_START || address < USER_NULL_PAGES_END;
     if (vector == X86_EXC_UD) {
+        if (kernel_code)
+            return false;
         uint8_t opcode[2];
         uint32_t fetch_error;
         return guest_linear_read(v, vmread(VMCS_GUEST_RIP), opcode, sizeof(opcode), PT_ACCESS_FETCH, &fetch_error) !=
@@ -137,8 +141,8 @@ static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, 
     return DRIVER_EXCEPTIONS & (1u << vector);
 }
 
-static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, unsigned vector,
-                       uint32_t error_code, uint64_t address)
+static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, bool kernel_code,
+                       unsigned vector, uint32_t error_code, uint64_t address)
 {
     uint64_t rip = vmread(VMCS_GUEST_RIP);
     char where[CHARIOT_DOMAIN_NAME_MAX + 24]; /* module+offset inside its code; a jump out of it shows as is */
@@ -148,9 +152,10 @@ static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame
         hv_snprintf(where, sizeof(where), "0x%lx", rip);
     d->aborted_calls++;
     domain_report_violation(v, d);
-    LOG_WARN("isolation.fault", "domain=%lu module=%s rip=%s vector=%s error=0x%x address=0x%lx "
+    LOG_WARN("isolation.fault", "domain=%lu module=%s rip=%s in=%s vector=%s error=0x%x address=0x%lx "
              "action=abort_call return=0x%lx rsp=0x%lx preempt_count=%s",
-             d->id, d->name, where, vector_name(vector), error_code, address, frame->return_rip, frame->rsp,
+             d->id, d->name, where, kernel_code ? "kernel" : "driver",
+             vector_name(vector), error_code, address, frame->return_rip, frame->rsp,
              frame->has_preempt_count ? "restored" : "unknown");
     for (unsigned i = 0; i < FRAME_REGS; i++)
         vcpu_gpr_write(v, frame_gprs[i], frame->regs[i]);
@@ -170,18 +175,24 @@ static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame
 
 bool isolation_guest_exception(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address)
 {
+    uint64_t rsp = vmread(VMCS_GUEST_RSP);
     struct domain *d = domain_of_view(guest_paging_active_view());
+    bool kernel_code = !d;
+    if (kernel_code) {
+        const struct call_frame *running = call_frames_innermost(CALL_FRAMES_ANY_DOMAIN, rsp);
+        d = running ? domain_by_id(running->domain_id) : NULL;
+    }
     if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT) || (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) ||
-        !drivers_fault(v, vector, error_code, address))
+        !drivers_fault(v, vector, error_code, address, kernel_code))
         return false;
-    const struct call_frame *frame = call_frames_innermost(d->id, vmread(VMCS_GUEST_RSP));
+    const struct call_frame *frame = call_frames_innermost(d->id, rsp);
     if (!frame) {
         LOG_WARN("isolation.fault", "domain=%lu module=%s rip=0x%lx vector=%s error=0x%x address=0x%lx "
                  "action=reflect reason=no_recovery_point",
                  d->id, d->name, vmread(VMCS_GUEST_RIP), vector_name(vector), error_code, address);
         return false;
     }
-    abort_call(v, d, frame, vector, error_code, address);
+    abort_call(v, d, frame, kernel_code, vector, error_code, address);
     return true;
 }
 

@@ -12,8 +12,8 @@
 #            (in use), it cannot be unloaded (state=failed, still isolated); unpinned, it is unloaded and reloaded
 #            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
 #   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
-#            armed and loaded again, wild_call): the hypervisor aborts the demo's call (the /proc write fails with
-#            EIO), the agent recovers the demo
+#            armed and loaded again, wild_call, then null_strscpy): the hypervisor aborts the demo's call (the /proc
+#            write fails with EIO), the agent recovers the demo
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -162,7 +162,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call | spin)
+        null_read | wild_call | spin | null_strscpy)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -295,6 +295,10 @@ if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             say "W: chariot $line"
             expect_watch faults=1 recoveries=1
             run_demo legal yes
+            if fault null_strscpy persistent; then
+                say "W: chariot $line"
+                expect_watch domain=none faults=2 recoveries=1
+            fi
         fi
     else
         fail "isolate-on-load and insmod chariot_demo again: $out"

@@ -39,6 +39,8 @@
  *                 driver holding a spinlock would be (an oops in the writing task)
  *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way
  *   spin          loops forever in its own code, interrupts on (one CPU, no preemption: user space never runs)
+ *   null_strscpy  passes the NULL-based pointer to strscpy as its destination (the fault is in kernel code, on
+ *                 the demo's behalf; gcc would inline a memset)
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  */
 #include <linux/irqflags.h>
@@ -214,6 +216,14 @@ static int do_wild_call(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int do_null_strscpy(const char *cmd, bool *changed)
+{
+	printk(KERN_WARNING "DEMO: %s address=0x%lx\n", cmd, (unsigned long)demo_null_pointer);
+	strscpy((char *)demo_null_pointer, "demo", sizeof(u64));
+	*changed = true;
+	return 0;
+}
+
 static int do_spin(const char *cmd, bool *changed)
 {
 	printk(KERN_WARNING "DEMO: %s\n", cmd);
@@ -256,6 +266,7 @@ static const struct demo_command {
 	{ "null_read", do_null_read },
 	{ "wild_call", do_wild_call },
 	{ "spin", do_spin },
+	{ "null_strscpy", do_null_strscpy },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
 };

@@ -218,9 +218,10 @@ def crash():
 
 
 def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
-    """A NULL-based read (interrupts off), an endless loop in the demo's own code and a call through a wild pointer
-    would oops or hang an unprotected kernel: isolated, the hypervisor ends the demo's /proc write with EIO at its
-    recovery point, and the agent unloads and reloads the demo (the second fault of a load is persistent)."""
+    """A NULL-based read (interrupts off), an endless loop in the demo's own code, a call through a wild pointer and
+    a NULL-based pointer passed to strscpy would oops or hang an unprotected kernel: isolated, the hypervisor ends
+    the demo's /proc write with EIO at its recovery point, and the agent unloads and reloads the demo (the second
+    fault of a load is persistent)."""
     log = crash.guest_log
     assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
     in_order(w_lines(log), [
@@ -231,6 +232,7 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
         "W: demo spin aborted with EIO",
         "W: demo wild_call aborted with EIO",
         "W: demo legal changed=yes",
+        "W: demo null_strscpy aborted with EIO",  # in kernel code the demo called
         "W: after the faults hostname=(none)",  # the shell's task goes on: interrupts and scheduling work
         "W: release chariot_demo ok",
     ])
@@ -239,9 +241,10 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
     faults = hvlog.find(crash.records, "isolation.fault")
     assert [(r["domain"], r["vector"], r["address"], r["action"]) for r in faults] == [
         ("1", "PF", "0x40", "abort_call"), ("2", "hang", "0x0", "abort_call"),
-        ("3", "PF", "0x700000000", "abort_call")], faults
+        ("3", "PF", "0x700000000", "abort_call"), ("4", "PF", "0x40", "abort_call")], faults
+    assert [r["in"] for r in faults] == ["driver", "driver", "driver", "kernel"]
     assert faults[0]["rip"].startswith("chariot_demo+0x") and faults[1]["rip"].startswith("chariot_demo+0x")
-    assert faults[2]["rip"] == "0x700000000"
+    assert faults[2]["rip"] == "0x700000000" and int(faults[3]["rip"], 16) >= 0xffffffff80000000  # strscpy
     # the hang: the call is aborted once enough interrupts landed in the demo's loop
     hangs = hvlog.find(crash.records, "isolation.hang")
     assert [(r["domain"], r["interrupts"]) for r in hangs] == [("2", "200")], hangs
@@ -250,6 +253,6 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
     assert all(r["preempt_count"] == "restored" for r in faults)
     destroyed = hvlog.find(crash.records, "isolation.domain_destroyed", module="chariot_demo")
     assert [(r["domain"], r["violations"], r["aborted_calls"]) for r in destroyed] == [
-        ("1", "1", "1"), ("2", "1", "1"), ("3", "1", "1"), ("4", "0", "0")], destroyed
+        ("1", "1", "1"), ("2", "1", "1"), ("3", "1", "1"), ("4", "1", "1")], destroyed
     assert crash.status == "hv_shutdown" and crash.shutdown_reason == "guest powered off"
     assert not [r for r in crash.records if r["lvl"] in ("fatal", "error")]
