@@ -83,6 +83,17 @@ void vmx_intercept_io(uint16_t port, unsigned count)
     }
 }
 
+bool vmx_io_intercepted(uint16_t port, unsigned count)
+{
+    for (unsigned p = port; p < (unsigned)port + count && p <= 0xffff; p++) {
+        const uint8_t *bitmap = p < 0x8000 ? io_bitmap_a : io_bitmap_b;
+        unsigned bit = p & 0x7fff;
+        if (bitmap[bit / 8] & (1u << (bit % 8)))
+            return true;
+    }
+    return false;
+}
+
 void vmx_intercept_msr(uint32_t msr, bool reads, bool writes)
 {
     unsigned read_off, write_off, index;

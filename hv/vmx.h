@@ -9,6 +9,8 @@
 
 /* Ports and MSRs the hypervisor intercepts; everything else is passed through. */
 void vmx_intercept_io(uint16_t port, unsigned count);
+/* Whether any of the ports exits to the hypervisor (which emulates it) rather than reaching the device. */
+bool vmx_io_intercepted(uint16_t port, unsigned count);
 void vmx_intercept_msr(uint32_t msr, bool reads, bool writes);
 
 /* Reads capabilities, computes controls, runs VMXON and loads a fresh VMCS. False (logged) when VMX is unusable. */

@@ -6,7 +6,9 @@
 #include "hv/errno.h"
 #include "hv/guest_paging.h"
 #include "hv/log.h"
+#include "hv/lib.h"
 #include "hv/vmcs.h"
+#include "hv/vmx.h"
 #include "hv/x86.h"
 #include "isolation/domain_internal.h"
 #include "isolation/driver_fault.h"
@@ -47,7 +49,29 @@ static int emulated_write(void *opaque, uint64_t linear, const void *buf, uint32
     return note_result(e, guest_linear_write(e->v, linear, buf, size, &error_code), linear, error_code);
 }
 
-static const struct x86_mem_ops emulation_ops = {emulated_read, emulated_write};
+/* A driver's INS into memory it may write (a NIC's receive FIFO into a buffer): the device is the guest's, so the
+ * port is read here exactly as the guest's instruction would have; ports the hypervisor emulates are not. */
+static int emulated_port_in(void *opaque, uint16_t port, void *buf, uint32_t size, uint32_t count)
+{
+    (void)opaque;
+    if (vmx_io_intercepted(port, size))
+        return -HV_ENOSYS;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *element = (uint8_t *)buf + i * size;
+        if (size == 1) {
+            *element = inb(port);
+        } else if (size == 2) {
+            uint16_t value = inw(port);
+            memcpy(element, &value, sizeof(value));
+        } else {
+            uint32_t value = inl(port);
+            memcpy(element, &value, sizeof(value));
+        }
+    }
+    return HV_OK;
+}
+
+static const struct x86_mem_ops emulation_ops = {emulated_read, emulated_write, emulated_port_in};
 
 static void regs_from_guest(struct vcpu *v, struct x86_regs *r)
 {

@@ -155,7 +155,7 @@ static const struct opcode_desc primary[256] = {
 	[0x69] = { ModRM | SrcMem | Iz },
 	[0x6a] = { Ib | Push | Stack64 | SrcImm | Emul, X86_OP_PUSH, 0, 0 },
 	[0x6b] = { ModRM | SrcMem | Ib },
-	[0x6c] = { ByteOp | StrDst }, [0x6d] = { StrDst | Max32 },
+	[0x6c] = { ByteOp | StrDst | Emul, X86_OP_INS, 0, 0 }, [0x6d] = { StrDst | Max32 | Emul, X86_OP_INS, 0, 0 },
 	[0x6e] = { ByteOp | StrSrc }, [0x6f] = { StrSrc | Max32 },
 	[0x70 ... 0x7f] = { Ib },
 	[0x80] = GROUP(GRP1, ByteOp | Iz | SrcImm), [0x81] = GROUP(GRP1, Iz | SrcImm),

@@ -84,6 +84,7 @@ enum x86_op {
 	X86_OP_CALL,      /* target: rel32 immediate, register or memory */
 	X86_OP_MOVS,
 	X86_OP_STOS,
+	X86_OP_INS,       /* from port DX */
 };
 
 /* Sub-operations, numbered as their ModRM.reg encodings. */

@@ -467,14 +467,14 @@ static void advance_register(struct emulation *e, unsigned reg, uint64_t delta)
 	e->out.gpr[reg] = e->insn->addr_size == 4 ? value & 0xffffffff : value;
 }
 
-/* MOVS and STOS, in blocks of up to STRING_BLOCK bytes. Overlapping MOVS ranges, and 32-bit addresses (which wrap
- * per element), go one element at a time so each element reads what the previous ones wrote. */
+/* MOVS, STOS and INS, in blocks of up to STRING_BLOCK bytes. Overlapping MOVS ranges, and 32-bit addresses (which
+ * wrap per element), go one element at a time so each element reads what the previous ones wrote. */
 static int emulate_string(struct emulation *e)
 {
 	const struct x86_insn *insn = e->insn;
 	uint64_t address_mask = insn->addr_size == 4 ? 0xffffffffull : ~0ull;
 	uint64_t size = insn->op_size, iterations = x86_string_iterations(insn, e->in), done = 0, per_block;
-	bool down = e->in->rflags & X86_RFLAGS_DF, movs = insn->op == X86_OP_MOVS;
+	bool down = e->in->rflags & X86_RFLAGS_DF, movs = insn->op == X86_OP_MOVS, ins = insn->op == X86_OP_INS;
 	uint64_t rdi = e->in->gpr[X86_RDI], rsi = e->in->gpr[X86_RSI];
 	uint64_t src_base = x86_segment_base(e->in, insn->mem.segment);
 	uint8_t block[STRING_BLOCK];
@@ -482,7 +482,11 @@ static int emulate_string(struct emulation *e)
 
 	if (!iterations)
 		return 0;   /* REP with rCX = 0: no register is written, not even zero-extended */
+	if (ins && !e->ops->port_in)
+		return -HV_ENOSYS;
 	per_block = insn->addr_size == 4 ? 1 : STRING_BLOCK / size;
+	if (ins && down)
+		per_block = 1;  /* port data comes in element order: a descending block would store it reversed */
 	if (movs) {
 		uint64_t src_first = src_base + (rsi & address_mask), dst_first = rdi & address_mask;
 		uint64_t span = iterations * size;
@@ -491,7 +495,7 @@ static int emulate_string(struct emulation *e)
 
 		if (src_low < dst_low + span && dst_low < src_low + span)
 			per_block = 1;
-	} else {
+	} else if (!ins) {
 		uint64_t pattern = e->in->gpr[X86_RAX];
 
 		for (unsigned i = 0; i < STRING_BLOCK; i += size)
@@ -505,6 +509,9 @@ static int emulate_string(struct emulation *e)
 
 		if (movs && (err = e->ops->read(e->opaque, src_base + ((rsi + offset) & address_mask), block,
 						count * size)))
+			break;
+		if (ins && (err = e->ops->port_in(e->opaque, (uint16_t)e->in->gpr[X86_RDX], block, (uint32_t)size,
+						  (uint32_t)count)))
 			break;
 		if ((err = e->ops->write(e->opaque, dst, block, count * size)))
 			break;
@@ -542,6 +549,7 @@ int x86_emulate(const struct x86_insn *insn, struct x86_regs *regs, const struct
 		break;
 	case X86_OP_MOVS:
 	case X86_OP_STOS:
+	case X86_OP_INS:
 		err = emulate_string(&e);
 		break;
 	case X86_OP_CMPXCHG8B:

@@ -24,17 +24,20 @@
 #include "isolation/x86_decode.h"
 
 /* Guest memory access by linear address. Both return 0, or a negative HV_E* code having changed nothing (the
- * hypervisor translates the whole range first). Accesses are at most 64 bytes and may cross a page boundary. */
+ * hypervisor translates the whole range first). Accesses are at most 64 bytes and may cross a page boundary.
+ * port_in reads `count` elements of `size` (1, 2 or 4) bytes from an I/O port, one access each, as INS does; NULL,
+ * or -HV_ENOSYS for a port it must not touch, leaves INS unemulated. */
 struct x86_mem_ops {
 	int (*read)(void *opaque, uint64_t linear, void *buf, uint32_t size);
 	int (*write)(void *opaque, uint64_t linear, const void *buf, uint32_t size);
+	int (*port_in)(void *opaque, uint16_t port, void *buf, uint32_t size, uint32_t count);
 };
 
 /* Executes insn in state regs: performs its memory accesses, then updates the registers, RFLAGS and RIP.
  * Stores go only to the range x86_mem_target() reports for the same regs; every instruction but REP MOVS/STOS
- * stores once, after its reads.
+ * stores once, after its reads. REP INS reads the port once per element it stores, no further ahead.
  * Returns 0; -HV_ENOSYS for an instruction that is decoded but not emulated (!X86_EMULATABLE: SSE/AVX/x87 and
- * system stores, ENTER, far CALL, INS, ...: skip and report it); -HV_EBADINSN when the hardware would raise an
+ * system stores, ENTER, far CALL, ...: skip and report it); -HV_EBADINSN when the hardware would raise an
  * exception instead (misaligned CMPXCHG16B); or the error of the failing callback. On any error neither the
  * registers nor memory have changed.
  * A REP string instruction performs x86_string_iterations() iterations, in blocks of up to 64 bytes; RIP advances

@@ -714,7 +714,7 @@ static void test_not_emulated(void **state)
 	assert_not_emulated(&insn, -HV_ENOSYS);
 	DECODE(&insn, 0xc8, 0x10, 0x00, 0x00);                             /* enter */
 	assert_not_emulated(&insn, -HV_ENOSYS);
-	DECODE(&insn, 0x6c);                                               /* insb */
+	DECODE(&insn, 0x6c);                                               /* insb, without port access */
 	assert_not_emulated(&insn, -HV_ENOSYS);
 	DECODE(&insn, 0x0f, 0xa0);                                         /* push %fs */
 	assert_not_emulated(&insn, -HV_ENOSYS);
@@ -724,6 +724,73 @@ static void test_not_emulated(void **state)
 	assert_not_emulated(&insn, -HV_ENOSYS);
 	DECODE(&insn, 0x01, 0xc1);                                         /* add %eax, %ecx: no memory */
 	assert_not_emulated(&insn, -HV_ENOSYS);
+}
+
+/* INS: a port whose every read returns the next value of a counter, into a small buffer. */
+struct port_memory {
+	uint8_t buffer[64];
+	uint64_t base;
+	uint32_t next_value, port_reads;
+	uint16_t port;
+};
+
+static int port_mem_write(void *opaque, uint64_t linear, const void *buf, uint32_t size)
+{
+	struct port_memory *m = opaque;
+
+	assert_true(linear >= m->base && linear + size <= m->base + sizeof(m->buffer));
+	memcpy(m->buffer + (linear - m->base), buf, size);
+	return 0;
+}
+
+static int port_mem_in(void *opaque, uint16_t port, void *buf, uint32_t size, uint32_t count)
+{
+	struct port_memory *m = opaque;
+
+	m->port = port;
+	for (uint32_t i = 0; i < count; i++, m->port_reads++) {
+		uint32_t value = m->next_value++;
+		memcpy((uint8_t *)buf + i * size, &value, size);
+	}
+	return 0;
+}
+
+static void test_ins(void **state)
+{
+	static const struct x86_mem_ops ops = { .write = port_mem_write, .port_in = port_mem_in };
+	struct port_memory m = { .base = 0xffff888000100000ull, .next_value = 0x11 };
+	struct x86_regs regs = kernel_regs();
+	struct x86_insn insn;
+	uint32_t dwords[4];
+
+	(void)state;
+	DECODE(&insn, 0xf3, 0x6d);                                         /* rep insl (%dx), %es:(%rdi) */
+	regs.gpr[X86_RDX] = 0xc010;
+	regs.gpr[X86_RDI] = m.base + 8;
+	regs.gpr[X86_RCX] = 4;
+	assert_int_equal(x86_emulate(&insn, &regs, &ops, &m), 0);
+	memcpy(dwords, m.buffer + 8, sizeof(dwords));
+	assert_int_equal(m.port, 0xc010);
+	assert_int_equal(m.port_reads, 4);
+	assert_int_equal(dwords[0], 0x11);
+	assert_int_equal(dwords[3], 0x14);
+	assert_int_equal(regs.gpr[X86_RDI], m.base + 24);
+	assert_int_equal(regs.gpr[X86_RCX], 0);
+	assert_int_equal(regs.rip, kernel_regs().rip + 2);
+
+	/* descending: each element goes below the previous one, in the order the port gives them */
+	regs = kernel_regs();
+	regs.rflags |= X86_RFLAGS_DF;
+	regs.gpr[X86_RDX] = 0xc010;
+	regs.gpr[X86_RDI] = m.base + 40;
+	regs.gpr[X86_RCX] = 3;
+	DECODE(&insn, 0xf3, 0x6c);                                         /* rep insb */
+	m.next_value = 0xa1;
+	assert_int_equal(x86_emulate(&insn, &regs, &ops, &m), 0);
+	assert_int_equal(m.buffer[40], 0xa1);
+	assert_int_equal(m.buffer[39], 0xa2);
+	assert_int_equal(m.buffer[38], 0xa3);
+	assert_int_equal(regs.gpr[X86_RDI], m.base + 37);
 }
 
 static void test_cmpxchg16b_alignment(void **state)
@@ -771,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_fs_segment),
 		cmocka_unit_test(test_bit_offset_extremes),
 		cmocka_unit_test(test_not_emulated),
+		cmocka_unit_test(test_ins),
 		cmocka_unit_test(test_cmpxchg16b_alignment),
 		cmocka_unit_test(test_pushf_image),
 	};

@@ -455,8 +455,8 @@ store 4, addr32 movsl
 store 1, movsb %fs:(%rsi), %es:(%rdi)
 store 8, rep movsq %gs:(%rsi), %es:(%rdi)
 store 1, .byte 0xf3, 0x66, 0x67, 0x64, 0xa4
-store_only 1, insb (%dx), %es:(%rdi)
-store_only 4, rep insl (%dx), %es:(%rdi)
+store 1, insb (%dx), %es:(%rdi)
+store 4, rep insl (%dx), %es:(%rdi)
 no_store outsb %ds:(%rsi), (%dx)
 no_store lodsb
 no_store rep lodsq
