@@ -25,6 +25,8 @@
 #include <linux/dmapool.h>
 #include <linux/kprobes.h>
 #include <linux/libata.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/usb.h>
 #include <linux/usb/hcd.h>
 #include <scsi/scsi_cmnd.h>
@@ -370,6 +372,22 @@ static int pcm_attach_return(struct kretprobe_instance *ri, struct pt_regs *regs
 		track_for_call(call, (unsigned long)substream->runtime, (unsigned long)substream->runtime,
 			       call->size);
 	return 0;
+}
+
+/* ---- the preempt counter ---- */
+
+/* Every domain, for its lifetime: the preempt counter of each possible CPU (x86's __preempt_count, a per-CPU int).
+ * local_bh_disable, preempt_disable and their enable halves' fast paths add to it inline (e1000_down does); a
+ * denied add leaves the count the kernel's own sub then breaks ("scheduling while atomic"). */
+void grant_domain_globals(struct domain *d)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		unsigned long count = (unsigned long)per_cpu_ptr(&__preempt_count, cpu);
+
+		track_range(d, count, count, sizeof(int));
+	}
 }
 
 /* ---- delegations ---- */
