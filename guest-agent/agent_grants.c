@@ -24,6 +24,7 @@
 #include <linux/blkdev.h>
 #include <linux/dmapool.h>
 #include <linux/kprobes.h>
+#include <linux/kthread.h>
 #include <linux/libata.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
@@ -374,7 +375,26 @@ static int pcm_attach_return(struct kretprobe_instance *ri, struct pt_regs *regs
 	return 0;
 }
 
-/* ---- the preempt counter ---- */
+/* ---- kernel threads, the preempt counter ---- */
+
+/* kthread_create_on_node(threadfn, data, node, namefmt, ...), kthread_create_on_cpu(threadfn, data, cpu, namefmt)
+ * called by the driver (kthread_run expands in its code): the thread runs the driver's code and sets its own state
+ * (set_current_state, inline), usb-storage's control thread on its way out. Its task's __state, keyed by the task,
+ * which free_task hands to kmem_cache_free (whose probe ends the grant). */
+static int kthread_create_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, sizeof_field(struct task_struct, __state), 0);
+}
+
+static int kthread_create_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	struct task_struct *task = (struct task_struct *)regs_return_value(regs);
+
+	if (!IS_ERR_OR_NULL(task))
+		track_for_call(call, (unsigned long)task, (unsigned long)&task->__state, call->size);
+	return 0;
+}
 
 /* Every domain, for its lifetime: the preempt counter of each possible CPU (x86's __preempt_count, a per-CPU int).
  * local_bh_disable, preempt_disable and their enable halves' fast paths add to it inline (e1000_down does); a
@@ -507,6 +527,8 @@ static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("ata_pci_bmdma_prepare_host", ata_prepare_host_entry, ata_prepare_host_return),
 	DELEGATION_KRETPROBE("scsi_alloc_sdev", scsi_alloc_sdev_entry),
 	DELEGATION_KRETPROBE("scsi_alloc_target", scsi_alloc_target_entry),
+	ALLOC_KRETPROBE("kthread_create_on_node", kthread_create_entry, kthread_create_return),
+	ALLOC_KRETPROBE("kthread_create_on_cpu", kthread_create_entry, kthread_create_return),
 	ALLOC_KRETPROBE("snd_pcm_attach_substream", pcm_attach_entry, pcm_attach_return),
 };
 static bool grant_kretprobe_registered[ARRAY_SIZE(grant_kretprobes)];
