@@ -387,10 +387,19 @@ static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-/* device_remove(dev): its driver is unbound */
-static int device_remove_pre(struct kprobe *p, struct pt_regs *regs)
+/* device_remove(dev) unbinds its driver, whose remove function may still clear its driver data (usb-storage's
+ * disconnect does: usb_set_intfdata(intf, NULL)): the grants end when it returns. */
+static int device_remove_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct device *dev = (struct device *)regs->di;
+	if (!READ_ONCE(nr_domains))
+		return 1;
+	*(struct device **)ri->data = (struct device *)regs->di;
+	return 0;
+}
+
+static int device_remove_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct device *dev = *(struct device **)ri->data;
 
 	object_freed((unsigned long)&dev->driver_data);
 	if (should_wakeup_offset >= 0)
@@ -574,6 +583,11 @@ static struct kretprobe alloc_probes[] = {
 	ALLOC_PROBE_H("napi_build_skb", skb_alloc_entry, skb_alloc_return),
 	ALLOC_PROBE_H("build_skb", skb_alloc_entry, skb_alloc_return),
 	ALLOC_PROBE_H("__alloc_skb", skb_alloc_entry, skb_alloc_return),
+	{
+		.kp.symbol_name = "device_remove", .entry_handler = device_remove_entry,
+		.handler = device_remove_return, .data_size = sizeof(struct device *),
+		.maxactive = ALLOC_PROBE_MAXACTIVE,
+	},
 };
 static bool alloc_probe_registered[ARRAY_SIZE(alloc_probes)];
 
@@ -590,7 +604,6 @@ static struct kprobe free_probes[] = {
 	{ .symbol_name = "netif_rx", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "skb_release_all", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "really_probe", .pre_handler = device_probe_pre },
-	{ .symbol_name = "device_remove", .pre_handler = device_remove_pre },
 };
 static bool free_probe_registered[ARRAY_SIZE(free_probes)];
 
