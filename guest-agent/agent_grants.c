@@ -439,18 +439,19 @@ struct domain *delegated_domain(unsigned long caller)
 	return NULL;
 }
 
-/* A delegation for the domain of `mod`, if it is isolated and a slot is free: 0 keeps the return probe. */
-static int delegation_start(struct kretprobe_instance *ri, const struct module *mod)
+/* A delegation for the domain find(key) names, if there is one and a slot is free: 0 keeps the return probe. */
+static int delegation_start(struct kretprobe_instance *ri, struct domain *(*find)(unsigned long key),
+			    unsigned long key)
 {
 	int *slot = (int *)ri->data;
 	struct domain *d;
 	unsigned long flags;
 	int i;
 
-	if (!mod || !READ_ONCE(nr_domains))
+	if (!key || !READ_ONCE(nr_domains))
 		return 1;
 	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(mod);
+	d = find(key);
 	for (i = 0; d && i < DELEGATIONS_MAX && delegations[i].task; i++)
 		;
 	if (d && i < DELEGATIONS_MAX) {
@@ -475,6 +476,11 @@ static int delegation_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+static struct domain *module_key_domain(unsigned long mod)
+{
+	return domain_of_module((const struct module *)mod);
+}
+
 /* The module of the host template of the SCSI host `dev` is (or is below). */
 static const struct module *shost_module(struct device *dev)
 {
@@ -486,13 +492,21 @@ static const struct module *shost_module(struct device *dev)
 /* scsi_alloc_sdev(starget, lun, hostdata): allocates the scsi_device and calls the host's slave_alloc. */
 static int scsi_alloc_sdev_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return delegation_start(ri, shost_module(&((struct scsi_target *)regs->di)->dev));
+	return delegation_start(ri, module_key_domain,
+				(unsigned long)shost_module(&((struct scsi_target *)regs->di)->dev));
 }
 
 /* scsi_alloc_target(parent, channel, id): allocates the scsi_target and calls the host's target_alloc. */
 static int scsi_alloc_target_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return delegation_start(ri, shost_module((struct device *)regs->di));
+	return delegation_start(ri, module_key_domain, (unsigned long)shost_module((struct device *)regs->di));
+}
+
+/* __alloc_ei_netdev(size) (8390, alloc_ei_netdev's body) called by the driver: the net_device it allocates
+ * (alloc_netdev_mqs, granted by the net_device probe) and whose ops it sets is the calling driver's. */
+static int ei_netdev_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return delegation_start(ri, domain_by_text, entry_return_address(regs));
 }
 
 #define DELEGATION_KRETPROBE(sym, entry)                                                                   \
@@ -527,6 +541,7 @@ static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("ata_pci_bmdma_prepare_host", ata_prepare_host_entry, ata_prepare_host_return),
 	DELEGATION_KRETPROBE("scsi_alloc_sdev", scsi_alloc_sdev_entry),
 	DELEGATION_KRETPROBE("scsi_alloc_target", scsi_alloc_target_entry),
+	DELEGATION_KRETPROBE("__alloc_ei_netdev", ei_netdev_alloc_entry),
 	ALLOC_KRETPROBE("kthread_create_on_node", kthread_create_entry, kthread_create_return),
 	ALLOC_KRETPROBE("kthread_create_on_cpu", kthread_create_entry, kthread_create_return),
 	ALLOC_KRETPROBE("snd_pcm_attach_substream", pcm_attach_entry, pcm_attach_return),
