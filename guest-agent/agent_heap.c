@@ -433,6 +433,29 @@ static int skb_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return alloc_entry(ri, entry_return_address(regs), NULL, 0, 0);
 }
 
+/* The same, or for a net_device whose ops are a domain's: a library receives for the driver and has the driver
+ * fill the skb (8390's ei_receive allocates it and calls ne2k_pci's block_input, then netif_rx). */
+static int netdev_skb_alloc_entry(struct kretprobe_instance *ri, struct net_device *dev, struct pt_regs *regs)
+{
+	int skip = skb_alloc_entry(ri, regs);
+
+	if (skip && dev && dev->netdev_ops)
+		skip = alloc_entry_for_data(ri, (unsigned long)dev->netdev_ops, 0, 0);
+	return skip;
+}
+
+/* __netdev_alloc_skb(dev, len, gfp_mask) */
+static int netdev_alloc_skb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return netdev_skb_alloc_entry(ri, (struct net_device *)regs->di, regs);
+}
+
+/* __napi_alloc_skb(napi, len, gfp_mask) */
+static int napi_alloc_skb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return netdev_skb_alloc_entry(ri, ((struct napi_struct *)regs->di)->dev, regs);
+}
+
 static int skb_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct alloc_call *call = (struct alloc_call *)ri->data;
@@ -578,8 +601,8 @@ static struct kretprobe alloc_probes[] = {
 	ALLOC_PROBE_H("dma_alloc_attrs", dma_alloc_entry, dma_alloc_return),
 	ALLOC_PROBE_H("alloc_netdev_mqs", netdev_alloc_entry, netdev_alloc_return),
 	ALLOC_PROBE_H("alloc_etherdev_mqs", netdev_alloc_entry, netdev_alloc_return),
-	ALLOC_PROBE_H("__netdev_alloc_skb", skb_alloc_entry, skb_alloc_return),
-	ALLOC_PROBE_H("__napi_alloc_skb", skb_alloc_entry, skb_alloc_return),
+	ALLOC_PROBE_H("__netdev_alloc_skb", netdev_alloc_skb_entry, skb_alloc_return),
+	ALLOC_PROBE_H("__napi_alloc_skb", napi_alloc_skb_entry, skb_alloc_return),
 	ALLOC_PROBE_H("napi_build_skb", skb_alloc_entry, skb_alloc_return),
 	ALLOC_PROBE_H("build_skb", skb_alloc_entry, skb_alloc_return),
 	ALLOC_PROBE_H("__alloc_skb", skb_alloc_entry, skb_alloc_return),
