@@ -8,8 +8,8 @@
 # releases each domain as its module goes, and the hypervisor logs the domain's counts then
 # (isolation.domain_destroyed). `ne2k_pci` in the list (it needs Bochs' ne2k PCI card on the slirp back end: Bochs
 # runs one vnet instance, e1000's; basic.sh does not load it): after the rest, ne2k-pci (+8390) is loaded, its
-# interface brought up as 10.0.2.15/24, slirp's host 10.0.2.2 pinged, the module unloaded, loaded again (its I/O
-# ports must be free again: a denied write to its net_device once left them claimed), and unloaded.
+# interface brought up as 10.0.2.15/24, slirp's host 10.0.2.2 pinged, the module (and 8390) unloaded, loaded
+# again (its I/O ports must be free again: a denied write to its net_device once left them claimed), and unloaded.
 # Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) and the hypervisor.
 modules="e1000 snd_ens1370 ata_piix uhci_hcd usb_storage sd_mod"
 policy=audit
@@ -73,8 +73,10 @@ ne2k_phase() {
             echo "W: ne2k-pci ping $SLIRP_HOST_IP: $(ping -c 3 -i 0.2 -W 2 "$SLIRP_HOST_IP" 2>&1 | grep 'packets transmitted')"
         fi
         unload_module ne2k_pci
+        # the library too, as modprobe -r does: the agent's probe on its __alloc_ei_netdev goes with it and must be
+        # registered again when it loads again
+        unload_module 8390
     done
-    unload_module 8390
 }
 
 armed=0

@@ -99,7 +99,7 @@ def test_ne2k_reload_finds_its_ports_free(enforce_run):
     r, _, _ = enforce_run
     for n in (1, 2):
         assert re.search(rf"^W: ne2k-pci load {n} interface=\w+$", r.guest_log, re.M), r.guest_log[-3000:]
-    assert r.guest_log.count("W: unloaded ne2k_pci") == 2
+    assert r.guest_log.count("W: unloaded ne2k_pci") == 2 and r.guest_log.count("W: unloaded 8390") == 2
     assert "busy" not in r.guest_log
 
 
