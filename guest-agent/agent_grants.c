@@ -15,8 +15,11 @@
  *   ATA            a host the driver prepares or allocates, with its ports
  *   sound          a card created for the driver's module, with its private area, its PCM and raw MIDI devices;
  *                  the runtime of a PCM substream of that card while it is open
+ *   kthreads       the __state of a kernel thread the driver creates, until its task is freed
+ *   every domain   the preempt counter of each possible CPU, for the domain's lifetime (grant_domain_globals)
  * Delegations: a kernel function that allocates an object and hands it to the driver's callbacks before it
- * returns (scsi_alloc_sdev calls the host's slave_alloc) makes the allocations it calls itself the driver's.
+ * returns (scsi_alloc_sdev calls the host's slave_alloc), or allocates it for the driver that called it (8390's
+ * __alloc_ei_netdev), makes the allocations it calls itself the driver's.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
