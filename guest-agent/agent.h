@@ -161,6 +161,8 @@ void probe_set_module_going(struct probe_set *set, struct module *mod); /* drops
 extern struct probe_set grant_probes;
 void grants_init(unsigned long (*lookup)(const char *name));
 struct domain *delegated_domain(unsigned long caller); /* state_lock held */
+/* What every domain may write from its creation on: kernel variables drivers update inline (state_lock held). */
+void grant_domain_globals(struct domain *d);
 /* Drops the tracked objects of a domain going away (state_lock held); the hypervisor drops its intervals. */
 void heap_forget_domain(struct domain *d);
 /* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */

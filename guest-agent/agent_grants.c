@@ -15,8 +15,11 @@
  *   ATA            a host the driver prepares or allocates, with its ports
  *   sound          a card created for the driver's module, with its private area, its PCM and raw MIDI devices;
  *                  the runtime of a PCM substream of that card while it is open
+ *   kthreads       the __state of a kernel thread the driver creates, until its task is freed
+ *   every domain   the preempt counter of each possible CPU, for the domain's lifetime (grant_domain_globals)
  * Delegations: a kernel function that allocates an object and hands it to the driver's callbacks before it
- * returns (scsi_alloc_sdev calls the host's slave_alloc) makes the allocations it calls itself the driver's.
+ * returns (scsi_alloc_sdev calls the host's slave_alloc), or allocates it for the driver that called it (8390's
+ * __alloc_ei_netdev), makes the allocations it calls itself the driver's.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
@@ -24,7 +27,10 @@
 #include <linux/blkdev.h>
 #include <linux/dmapool.h>
 #include <linux/kprobes.h>
+#include <linux/kthread.h>
 #include <linux/libata.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/usb.h>
 #include <linux/usb/hcd.h>
 #include <scsi/scsi_cmnd.h>
@@ -372,6 +378,41 @@ static int pcm_attach_return(struct kretprobe_instance *ri, struct pt_regs *regs
 	return 0;
 }
 
+/* ---- kernel threads, the preempt counter ---- */
+
+/* kthread_create_on_node(threadfn, data, node, namefmt, ...), kthread_create_on_cpu(threadfn, data, cpu, namefmt)
+ * called by the driver (kthread_run expands in its code): the thread runs the driver's code and sets its own state
+ * (set_current_state, inline), usb-storage's control thread on its way out. Its task's __state, keyed by the task,
+ * which free_task hands to kmem_cache_free (whose probe ends the grant). */
+static int kthread_create_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return alloc_entry(ri, entry_return_address(regs), NULL, sizeof_field(struct task_struct, __state), 0);
+}
+
+static int kthread_create_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_call *call = (struct alloc_call *)ri->data;
+	struct task_struct *task = (struct task_struct *)regs_return_value(regs);
+
+	if (!IS_ERR_OR_NULL(task))
+		track_for_call(call, (unsigned long)task, (unsigned long)&task->__state, call->size);
+	return 0;
+}
+
+/* Every domain, for its lifetime: the preempt counter of each possible CPU (x86's __preempt_count, a per-CPU int).
+ * local_bh_disable, preempt_disable and their enable halves' fast paths add to it inline (e1000_down does); a
+ * denied add leaves the count the kernel's own sub then breaks ("scheduling while atomic"). */
+void grant_domain_globals(struct domain *d)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		unsigned long count = (unsigned long)per_cpu_ptr(&__preempt_count, cpu);
+
+		track_range(d, count, count, sizeof(int));
+	}
+}
+
 /* ---- delegations ---- */
 
 #define DELEGATIONS_MAX 8
@@ -401,18 +442,19 @@ struct domain *delegated_domain(unsigned long caller)
 	return NULL;
 }
 
-/* A delegation for the domain of `mod`, if it is isolated and a slot is free: 0 keeps the return probe. */
-static int delegation_start(struct kretprobe_instance *ri, const struct module *mod)
+/* A delegation for the domain find(key) names, if there is one and a slot is free: 0 keeps the return probe. */
+static int delegation_start(struct kretprobe_instance *ri, struct domain *(*find)(unsigned long key),
+			    unsigned long key)
 {
 	int *slot = (int *)ri->data;
 	struct domain *d;
 	unsigned long flags;
 	int i;
 
-	if (!mod || !READ_ONCE(nr_domains))
+	if (!key || !READ_ONCE(nr_domains))
 		return 1;
 	spin_lock_irqsave(&state_lock, flags);
-	d = domain_of_module(mod);
+	d = find(key);
 	for (i = 0; d && i < DELEGATIONS_MAX && delegations[i].task; i++)
 		;
 	if (d && i < DELEGATIONS_MAX) {
@@ -437,6 +479,11 @@ static int delegation_end(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+static struct domain *module_key_domain(unsigned long mod)
+{
+	return domain_of_module((const struct module *)mod);
+}
+
 /* The module of the host template of the SCSI host `dev` is (or is below). */
 static const struct module *shost_module(struct device *dev)
 {
@@ -448,13 +495,21 @@ static const struct module *shost_module(struct device *dev)
 /* scsi_alloc_sdev(starget, lun, hostdata): allocates the scsi_device and calls the host's slave_alloc. */
 static int scsi_alloc_sdev_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return delegation_start(ri, shost_module(&((struct scsi_target *)regs->di)->dev));
+	return delegation_start(ri, module_key_domain,
+				(unsigned long)shost_module(&((struct scsi_target *)regs->di)->dev));
 }
 
 /* scsi_alloc_target(parent, channel, id): allocates the scsi_target and calls the host's target_alloc. */
 static int scsi_alloc_target_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return delegation_start(ri, shost_module((struct device *)regs->di));
+	return delegation_start(ri, module_key_domain, (unsigned long)shost_module((struct device *)regs->di));
+}
+
+/* __alloc_ei_netdev(size) (8390, alloc_ei_netdev's body) called by the driver: the net_device it allocates
+ * (alloc_netdev_mqs, granted by the net_device probe) and whose ops it sets is the calling driver's. */
+static int ei_netdev_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return delegation_start(ri, domain_by_text, entry_return_address(regs));
 }
 
 #define DELEGATION_KRETPROBE(sym, entry)                                                                   \
@@ -489,6 +544,9 @@ static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("ata_pci_bmdma_prepare_host", ata_prepare_host_entry, ata_prepare_host_return),
 	DELEGATION_KRETPROBE("scsi_alloc_sdev", scsi_alloc_sdev_entry),
 	DELEGATION_KRETPROBE("scsi_alloc_target", scsi_alloc_target_entry),
+	DELEGATION_KRETPROBE("__alloc_ei_netdev", ei_netdev_alloc_entry),
+	ALLOC_KRETPROBE("kthread_create_on_node", kthread_create_entry, kthread_create_return),
+	ALLOC_KRETPROBE("kthread_create_on_cpu", kthread_create_entry, kthread_create_return),
 	ALLOC_KRETPROBE("snd_pcm_attach_substream", pcm_attach_entry, pcm_attach_return),
 };
 static bool grant_kretprobe_registered[ARRAY_SIZE(grant_kretprobes)];

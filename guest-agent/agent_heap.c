@@ -387,10 +387,19 @@ static int device_probe_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-/* device_remove(dev): its driver is unbound */
-static int device_remove_pre(struct kprobe *p, struct pt_regs *regs)
+/* device_remove(dev) unbinds its driver, whose remove function may still clear its driver data (usb-storage's
+ * disconnect does: usb_set_intfdata(intf, NULL)): the grants end when it returns. */
+static int device_remove_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct device *dev = (struct device *)regs->di;
+	if (!READ_ONCE(nr_domains))
+		return 1;
+	*(struct device **)ri->data = (struct device *)regs->di;
+	return 0;
+}
+
+static int device_remove_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct device *dev = *(struct device **)ri->data;
 
 	object_freed((unsigned long)&dev->driver_data);
 	if (should_wakeup_offset >= 0)
@@ -422,6 +431,29 @@ static void ungrant_skb(struct sk_buff *skb)
 static int skb_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	return alloc_entry(ri, entry_return_address(regs), NULL, 0, 0);
+}
+
+/* The same, or for a net_device whose ops are a domain's: a library receives for the driver and has the driver
+ * fill the skb (8390's ei_receive allocates it and calls ne2k_pci's block_input, then netif_rx). */
+static int netdev_skb_alloc_entry(struct kretprobe_instance *ri, struct net_device *dev, struct pt_regs *regs)
+{
+	int skip = skb_alloc_entry(ri, regs);
+
+	if (skip && dev && dev->netdev_ops)
+		skip = alloc_entry_for_data(ri, (unsigned long)dev->netdev_ops, 0, 0);
+	return skip;
+}
+
+/* __netdev_alloc_skb(dev, len, gfp_mask) */
+static int netdev_alloc_skb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return netdev_skb_alloc_entry(ri, (struct net_device *)regs->di, regs);
+}
+
+/* __napi_alloc_skb(napi, len, gfp_mask) */
+static int napi_alloc_skb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return netdev_skb_alloc_entry(ri, ((struct napi_struct *)regs->di)->dev, regs);
 }
 
 static int skb_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -569,11 +601,16 @@ static struct kretprobe alloc_probes[] = {
 	ALLOC_PROBE_H("dma_alloc_attrs", dma_alloc_entry, dma_alloc_return),
 	ALLOC_PROBE_H("alloc_netdev_mqs", netdev_alloc_entry, netdev_alloc_return),
 	ALLOC_PROBE_H("alloc_etherdev_mqs", netdev_alloc_entry, netdev_alloc_return),
-	ALLOC_PROBE_H("__netdev_alloc_skb", skb_alloc_entry, skb_alloc_return),
-	ALLOC_PROBE_H("__napi_alloc_skb", skb_alloc_entry, skb_alloc_return),
+	ALLOC_PROBE_H("__netdev_alloc_skb", netdev_alloc_skb_entry, skb_alloc_return),
+	ALLOC_PROBE_H("__napi_alloc_skb", napi_alloc_skb_entry, skb_alloc_return),
 	ALLOC_PROBE_H("napi_build_skb", skb_alloc_entry, skb_alloc_return),
 	ALLOC_PROBE_H("build_skb", skb_alloc_entry, skb_alloc_return),
 	ALLOC_PROBE_H("__alloc_skb", skb_alloc_entry, skb_alloc_return),
+	{
+		.kp.symbol_name = "device_remove", .entry_handler = device_remove_entry,
+		.handler = device_remove_return, .data_size = sizeof(struct device *),
+		.maxactive = ALLOC_PROBE_MAXACTIVE,
+	},
 };
 static bool alloc_probe_registered[ARRAY_SIZE(alloc_probes)];
 
@@ -590,7 +627,6 @@ static struct kprobe free_probes[] = {
 	{ .symbol_name = "netif_rx", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "skb_release_all", .pre_handler = skb_handoff_rdi_pre },
 	{ .symbol_name = "really_probe", .pre_handler = device_probe_pre },
-	{ .symbol_name = "device_remove", .pre_handler = device_remove_pre },
 };
 static bool free_probe_registered[ARRAY_SIZE(free_probes)];
 

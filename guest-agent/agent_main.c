@@ -166,6 +166,7 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 	d->generation++;
 	d->in_use = true;
 	WRITE_ONCE(nr_domains, nr_domains + 1);
+	grant_domain_globals(d);
 	spin_unlock_irqrestore(&state_lock, flags);
 	w->domain = d;
 	if (!coming)

@@ -3,8 +3,12 @@ e1000 (ping), snd-ens1370 (64 KiB played and captured by Bochs), ata_piix and us
 read back from the device and compared). The workload's deterministic output must be what it is unisolated, and the
 hypervisor must deny none of their writes: everything they write is memory the agent authorized (their heap, I/O
 mappings, DMA buffers and pool blocks, and the objects their subsystems hand them: skbs, urbs, SCSI commands,
-scsi_devices, ATA ports, sound card, PCM runtime; see guest-agent/README.md)."""
+scsi_devices, ATA ports, sound card, PCM runtime, their kthreads' state, the preempt counter; see
+guest-agent/README.md). In enforce mode the drivers are unloaded afterwards (their exit paths run isolated), and
+ne2k-pci, whose net_device and receive skbs the 8390 library allocates for it, is loaded, used, unloaded, loaded
+again and unloaded, isolated too."""
 import collections
+import re
 
 import pytest
 
@@ -19,16 +23,27 @@ NO_FALSE_POSITIVES = ("e1000", "snd_ens1370", "ata_piix", "usb_storage", "sd_mod
 # (allocated inline by usbcore's rh_call_control), the usbcore global usb_hcds_loaded (its init), a PCI config
 # byte. Before the grants it was 196175. A bound, so a regression shows.
 UHCI_MAX_VIOLATIONS = 40
+# The enforce run's extra phase (it needs Bochs' ne2k card): ne2k_pci and its library 8390, which is not isolated.
+NE2K = "ne2k_pci"
+# The hypervisor does not emulate INS yet: ne2k_pci's block_input (rep insl into the receive skb, at +0x20c) is
+# allowed but skipped (isolation.write verdict=allowed_unemulatable, an error record), so what it receives is
+# garbage and its ping loses everything. Those records are expected until then (test_ne2k_receives says when not).
+NE2K_UNEMULATED = {"ev": "isolation.write", "rip": "ne2k_pci+0x20c", "verdict": "allowed_unemulatable"}
 
 
-def run(name, policy, modules):
+def run(name, policy, modules, unload=False, **devices):
     iso = make_iso(name, "log=com2 loglevel=info guest=linux -- console=ttyS0,115200 workload=drivers-isolated "
-                   f"isolation={policy} isolate={','.join(modules)}", [(bzimage(), "linux"), (INITRAMFS, "initrd")])
-    r = boot_with_disks(iso, name)
+                   f"isolation={policy} isolate={','.join(modules)} unload={int(unload)}",
+                   [(bzimage(), "linux"), (INITRAMFS, "initrd")])
+    r = boot_with_disks(iso, name, **devices)
     domains = {x["domain"]: x["module"] for x in hvlog.find(r.records, "isolation.domain_created")}
     denied = collections.Counter(domains.get(w["domain"]) for w in hvlog.find(r.records, "isolation.write")
                                  if w["verdict"] == "denied")
     return r, domains, denied
+
+
+def ne2k_unemulated(record):
+    return all(record.get(k) == v for k, v in NE2K_UNEMULATED.items())
 
 
 def check_workload(r, modules, policy):
@@ -38,27 +53,62 @@ def check_workload(r, modules, policy):
     assert len([l for l in r.guest_log.splitlines() if l.startswith("W: disk") and l.endswith(" match")]) == 2
     assert "W: net ping 192.168.10.1: 10 packets transmitted, 10 packets received, 0% packet loss" in r.guest_log
     assert r.status == "hv_shutdown" and r.shutdown_reason == "guest powered off"
-    assert not [x for x in r.records if x["lvl"] in ("fatal", "error")]
-    assert "Oops" not in r.guest_log and "BUG:" not in r.guest_log
+    assert not [x for x in r.records if x["lvl"] in ("fatal", "error") and not ne2k_unemulated(x)]
+    assert "Oops" not in r.guest_log and "BUG:" not in r.guest_log and "WARNING:" not in r.guest_log
+
+
+ENFORCED = NO_FALSE_POSITIVES + (NE2K,)
+
+
+# Bochs runs one vnet instance (e1000's): the ne2k card is on slirp (its host 10.0.2.2)
+NE2K_SLIRP = "ne2k: enabled=1, type=pci, mac=52:54:00:12:34:57, ethmod=slirp"
 
 
 @pytest.fixture(scope="module")
 def enforce_run():
-    return run("drivers-enforce", "enforce", NO_FALSE_POSITIVES)
+    return run("drivers-enforce", "enforce", ENFORCED, unload=True, ne2k=True, bochs_line=[NE2K_SLIRP])
 
 
 def test_named_drivers_enforced_without_false_positives(enforce_run):
+    """Loaded, used and unloaded isolated in enforce mode: no write denied, from any domain, at any time."""
     r, domains, denied = enforce_run
-    check_workload(r, NO_FALSE_POSITIVES, "enforce")
-    assert sorted(domains.values()) == sorted(NO_FALSE_POSITIVES)
+    check_workload(r, ENFORCED, "enforce")
+    assert "W: drivers-isolated unload-end fails=0" in r.guest_log, r.guest_log[-3000:]
+    for m in NO_FALSE_POSITIVES:
+        assert f"W: unloaded {m}" in r.guest_log
+    # ne2k_pci twice, each time loaded isolated from load (a domain each)
+    assert sorted(domains.values()) == sorted(NO_FALSE_POSITIVES + (NE2K, NE2K))
     assert not denied, denied
     # Isolation was real: every driver ran in its domain (entries) and its writes to memory shared with the kernel
-    # trapped and were judged legal (allowed), none denied (the summary each domain leaves at shutdown).
-    summary = {x["module"]: x for x in hvlog.find(r.records, "isolation.summary")}
-    for m in NO_FALSE_POSITIVES:
-        assert int(summary[m]["violations"]) == 0, summary[m]
-        assert int(summary[m]["entries"]) > 0, summary[m]
-        assert int(summary[m]["allowed"]) > 0, summary[m]
+    # trapped and were judged legal (allowed), none denied; every domain ended with its module (the counts the
+    # hypervisor logs as it destroys one), none was left for the shutdown summary.
+    assert not hvlog.find(r.records, "isolation.summary")
+    destroyed = collections.defaultdict(list)
+    for x in hvlog.find(r.records, "isolation.domain_destroyed"):
+        destroyed[x["module"]].append(x)
+    assert sorted(m for m, xs in destroyed.items() for _ in xs) == sorted(domains.values())
+    for m in ENFORCED:
+        assert all(int(x["violations"]) == 0 for x in destroyed[m]), destroyed[m]
+        assert sum(int(x["entries"]) for x in destroyed[m]) > 0, destroyed[m]
+        assert sum(int(x["allowed"]) for x in destroyed[m]) > 0, destroyed[m]
+
+
+def test_ne2k_reload_finds_its_ports_free(enforce_run):
+    """Its net_device comes from 8390's __alloc_ei_netdev: denied writes to it once left dev->base_addr 0, so its
+    remove released no I/O ports and the next load failed with them busy."""
+    r, _, _ = enforce_run
+    for n in (1, 2):
+        assert re.search(rf"^W: ne2k-pci load {n} interface=\w+$", r.guest_log, re.M), r.guest_log[-3000:]
+    assert r.guest_log.count("W: unloaded ne2k_pci") == 2 and r.guest_log.count("W: unloaded 8390") == 2
+    assert "busy" not in r.guest_log
+
+
+@pytest.mark.xfail(strict=True, reason="the hypervisor does not emulate INS: ne2k_pci's rep insl into the receive "
+                   "skb is allowed but skipped (isolation.write verdict=allowed_unemulatable)")
+def test_ne2k_receives(enforce_run):
+    r, _, _ = enforce_run
+    assert not [x for x in r.records if ne2k_unemulated(x)]
+    assert "W: ne2k-pci ping 10.0.2.2: 3 packets transmitted, 3 packets received" in r.guest_log
 
 
 def test_all_six_audited(enforce_run):
