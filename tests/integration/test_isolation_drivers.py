@@ -103,9 +103,8 @@ def test_ne2k_reload_finds_its_ports_free(enforce_run):
     assert "busy" not in r.guest_log
 
 
-@pytest.mark.xfail(strict=True, reason="the hypervisor does not emulate INS: ne2k_pci's rep insl into the receive "
-                   "skb is allowed but skipped (isolation.write verdict=allowed_unemulatable)")
 def test_ne2k_receives(enforce_run):
+    """ne2k_pci's rep insl of the receive FIFO into its skb is a legal write the hypervisor emulates (INS)."""
     r, _, _ = enforce_run
     assert not [x for x in r.records if ne2k_unemulated(x)]
     assert "W: ne2k-pci ping 10.0.2.2: 3 packets transmitted, 3 packets received" in r.guest_log
