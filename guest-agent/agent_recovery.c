@@ -26,6 +26,7 @@
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
 #include <asm/msr.h>
+#include <asm/tsc.h>
 #include <linux/delay.h>
 #include <linux/namei.h>
 #include <linux/percpu.h>
@@ -291,9 +292,10 @@ static void violation_work_fn(struct work_struct *work)
 
 /* ---- start / stop ---- */
 
-/* The hypervisor aborts the call of a driver that faults and restores the caller's preempt counter: tell it where
- * that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at. */
-static void register_preempt_counter(void)
+/* The hypervisor aborts the call of a driver that faults or hangs and restores the caller's preempt counter: tell
+ * it where that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at, and how fast the
+ * TSC runs. */
+static void recovery_setup(void)
 {
 	unsigned long gs_base, offset;
 	long status;
@@ -302,10 +304,10 @@ static void register_preempt_counter(void)
 	rdmsrl(MSR_GS_BASE, gs_base);
 	offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
 	preempt_enable();
-	status = hypercall(CHARIOT_HC_SET_PREEMPT_COUNTER, offset, 0, 0, 0, NULL, NULL);
+	status = hypercall(CHARIOT_HC_RECOVERY_SETUP, offset, tsc_khz, 0, 0, NULL, NULL);
 	if (status)
-		pr_warn("the hypervisor does not restore the preempt counter of aborted driver calls (%s)\n",
-			chariot_status_name(status));
+		pr_warn("recovery setup refused (%s): aborted driver calls keep the preempt counter, hangs are not "
+			"detected\n", chariot_status_name(status));
 }
 
 int notify_start(unsigned long (*lookup)(const char *name))
@@ -334,7 +336,7 @@ int notify_start(unsigned long (*lookup)(const char *name))
 		return chariot_status_errno(status);
 	}
 	pr_info("violation notifications on vector 0x%x\n", NOTIFY_VECTOR);
-	register_preempt_counter();
+	recovery_setup();
 	return 0;
 }
 

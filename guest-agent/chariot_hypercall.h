@@ -61,7 +61,7 @@ static inline const char *chariot_hc_name(unsigned long nr)
 	case CHARIOT_HC_SET_NOTIFY:      return "set_notify";
 	case CHARIOT_HC_VIOLATION_NEXT:  return "violation_next";
 	case CHARIOT_HC_DOMAIN_INIT_CODE: return "domain_init_code";
-	case CHARIOT_HC_SET_PREEMPT_COUNTER: return "set_preempt_counter";
+	case CHARIOT_HC_RECOVERY_SETUP: return "recovery_setup";
 	default:                         return "unknown";
 	}
 }

@@ -44,7 +44,7 @@ static const struct hypercall hypercalls[CHARIOT_HC_COUNT] = {
     [CHARIOT_HC_SET_NOTIFY] = {"set_notify", hc_set_notify, 0, false},
     [CHARIOT_HC_VIOLATION_NEXT] = {"violation_next", hc_violation_next, 2, false},
     [CHARIOT_HC_DOMAIN_INIT_CODE] = {"domain_init_code", hc_domain_init_code, 0, false},
-    [CHARIOT_HC_SET_PREEMPT_COUNTER] = {"set_preempt_counter", hc_set_preempt_counter, 0, false},
+    [CHARIOT_HC_RECOVERY_SETUP] = {"recovery_setup", hc_recovery_setup, 0, false},
 };
 
 void handle_vmcall(struct vcpu *v)

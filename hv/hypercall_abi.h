@@ -31,8 +31,9 @@ enum chariot_hypercall {
     CHARIOT_HC_DOMAIN_INIT_CODE = 9, /* RBX = domain id, RCX = start, RDX = length of the driver's init code (run
                                       * while the module loads, then freed): checked like its code; 0 length
                                       * forgets it (before the kernel frees it) */
-    CHARIOT_HC_SET_PREEMPT_COUNTER = 10, /* RBX = offset of the guest's per-CPU preempt counter from the GS base
-                                          * (0: unknown): restored when a faulting driver's call is aborted */
+    CHARIOT_HC_RECOVERY_SETUP = 10, /* what aborting a faulting driver's call needs to know of the guest: RBX = the
+                                     * offset of its per-CPU preempt counter from the GS base (restored; 0: unknown),
+                                     * RCX = its TSC frequency in kHz (to tell a hung call; 0: unknown) */
     CHARIOT_HC_COUNT
 };
 

@@ -9,6 +9,11 @@ static struct call_frame frames[CALL_FRAMES_MAX];
 static bool frame_used[CALL_FRAMES_MAX];
 static uint64_t next_seq = 1;
 
+static struct resume_point {
+    uint64_t rip, rsp, seq;
+    bool used;
+} resume_points[RESUME_POINTS_MAX];
+
 static bool same_stack(uint64_t a, uint64_t b) { return (a & ~(STACK_BLOCK - 1)) == (b & ~(STACK_BLOCK - 1)); }
 
 bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES])
@@ -28,6 +33,38 @@ void call_frames_unwound(uint64_t rsp)
     for (size_t i = 0; i < CALL_FRAMES_MAX; i++)
         if (frame_used[i] && same_stack(frames[i].rsp, rsp) && frames[i].rsp <= rsp)
             frame_used[i] = false;
+    for (size_t i = 0; i < RESUME_POINTS_MAX; i++) /* a driver continues at its RSP: below it, it will not */
+        if (resume_points[i].used && same_stack(resume_points[i].rsp, rsp) && resume_points[i].rsp < rsp)
+            resume_points[i].used = false;
+}
+
+void call_frames_note_resume(uint64_t rip, uint64_t rsp)
+{
+    size_t slot = 0;
+    for (size_t i = 0; i < RESUME_POINTS_MAX; i++) {
+        struct resume_point *p = &resume_points[i];
+        if (p->used && p->rip == rip && p->rsp == rsp)
+            return;
+        if (!p->used) {
+            slot = i;
+            break;
+        }
+        if (p->seq < resume_points[slot].seq)
+            slot = i;
+    }
+    resume_points[slot] = (struct resume_point){rip, rsp, next_seq++, true};
+}
+
+bool call_frames_take_resume(uint64_t rip, uint64_t rsp)
+{
+    for (size_t i = 0; i < RESUME_POINTS_MAX; i++) {
+        struct resume_point *p = &resume_points[i];
+        if (p->used && p->rip == rip && p->rsp == rsp) {
+            p->used = false;
+            return true;
+        }
+    }
+    return false;
 }
 
 void call_frames_push(const struct call_frame *frame)

@@ -6,7 +6,12 @@
  * A frame is the state the kernel's caller expects back when the driver function returns: where the return address
  * is (rsp), the return address itself, the callee-saved registers, RFLAGS and the preempt counter. Frames live
  * while their call runs: one is finished once its stack (a THREAD_SIZE-aligned block) has unwound past it, which
- * the hypervisor sees whenever control changes between driver and kernel. Pure: no hardware access.
+ * the hypervisor sees whenever control changes between driver and kernel.
+ *
+ * Resume points tell a call into a driver from control coming back to it: each time a driver calls out to the
+ * kernel or is interrupted, where it will continue (RIP and RSP) is known exactly, and an entry there is no call.
+ * (The top of a driver's stack after a call out often holds a stale return address into the kernel, which would
+ * pass for a call.) Pure: no hardware access.
  */
 #ifndef ISOLATION_CALL_FRAMES_H
 #define ISOLATION_CALL_FRAMES_H
@@ -16,6 +21,7 @@
 #include <stdint.h>
 
 #define CALL_FRAMES_MAX 64
+#define RESUME_POINTS_MAX 64
 #define CALL_SITE_BYTES 7 /* the longest near call: FF /2 with SIB and disp32 and a REX prefix */
 
 enum call_frame_reg { FRAME_RBX, FRAME_RBP, FRAME_R12, FRAME_R13, FRAME_R14, FRAME_R15, FRAME_REGS };
@@ -28,7 +34,9 @@ struct call_frame {
     uint64_t regs[FRAME_REGS];
     bool has_preempt_count;
     uint32_t preempt_count;
-    uint32_t interrupts; /* interrupts that arrived while the driver's own code ran, during this call */
+    /* How long the call has been running without a pause (guest TSC): its driver code or kernel code it called,
+     * as seen at each control transfer between them (an interrupt over driver code is one too). */
+    uint64_t last_activity, busy;
     uint64_t seq; /* age, for replacing the oldest frame when the table is full */
 };
 
@@ -45,6 +53,10 @@ void call_frames_unwound(uint64_t rsp);
  * CALL_FRAMES_ANY_DOMAIN), or NULL. */
 struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp);
 void call_frames_forget_domain(uint64_t domain_id);
+/* The driver will continue at `rip` with RSP = `rsp` (replacing the oldest point when full). */
+void call_frames_note_resume(uint64_t rip, uint64_t rsp);
+/* Whether control entering a driver at `rip` with `rsp` is a noted resumption (then forgotten). */
+bool call_frames_take_resume(uint64_t rip, uint64_t rsp);
 size_t call_frames_count(void);
 
 #endif

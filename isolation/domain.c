@@ -152,6 +152,7 @@ void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t lin
     /* The CPU itself writing during event delivery (an interrupt frame, an IST stack) is not the driver: let the
      * kernel view deliver it. The interrupted event was already queued again for the next entry. */
     if (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) {
+        driver_fault_note_interrupted(current);
         guest_paging_activate(guest_paging_kernel_view());
         return;
     }

@@ -7,9 +7,10 @@
  * kernel view while the innermost call running on that stack is into a driver is that driver's.
  * A fault with no recovery point (none recorded, or a deeper call into another domain) reaches the guest unchanged.
  *
- * A driver spinning in its own code hangs this kernel (one CPU, no preemption) without any fault: interrupts still
- * arrive, and each one that lands in the driver's code during one call is counted; past HANG_INTERRUPTS (about
- * two seconds of timer ticks at HZ=100) the call is aborted the same way when the interrupt returns into it.
+ * A driver looping forever hangs this kernel (one CPU, no preemption) without any fault. Each call's activity is
+ * seen at every transfer between its code and the kernel's (calls out and back, interrupts over driver code, which
+ * the timer brings at least every tick); a call busy for HANG_BUSY_MS without a pause of PAUSE_MS (a sleep) is
+ * aborted the same way when control next returns into it.
  */
 #include "isolation/driver_fault.h"
 
@@ -25,7 +26,8 @@
 #define ABORTED_CALL_RESULT ((uint64_t)-5) /* -EIO */
 #define USER_NULL_PAGES_END 0x10000ull     /* below Linux's mmap_min_addr: never mapped, a NULL-based pointer */
 #define DRIVER_EXCEPTIONS ((1u << X86_EXC_DE) | (1u << X86_EXC_UD) | (1u << X86_EXC_SS) | (1u << X86_EXC_GP))
-#define HANG_INTERRUPTS 200
+#define HANG_BUSY_MS 2000
+#define PAUSE_MS 50
 #define GUEST_KERNEL_CS 0x10 /* Linux x86-64 __KERNEL_CS */
 #define VECTOR_HANG 256      /* in the log: not an exception */
 
@@ -35,6 +37,21 @@ static const unsigned frame_gprs[FRAME_REGS] = {
 };
 
 static uint64_t preempt_counter_offset; /* from the GS base (the guest's per-CPU area); 0: not known */
+static uint64_t guest_tsc_khz;          /* 0: not known, no hang detection */
+
+/* The call was active now: is it busy past the limit? (A pause longer than PAUSE_MS starts a new busy stretch.) */
+static bool busy_too_long(struct call_frame *frame)
+{
+    uint64_t now = rdtsc();
+    if (!guest_tsc_khz)
+        return false;
+    if (frame->last_activity && now - frame->last_activity < PAUSE_MS * guest_tsc_khz)
+        frame->busy += now - frame->last_activity;
+    else
+        frame->busy = 0;
+    frame->last_activity = now;
+    return frame->busy >= HANG_BUSY_MS * guest_tsc_khz;
+}
 
 static const char *vector_name(unsigned vector)
 {
@@ -67,16 +84,19 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
     uint32_t error_code;
     if (d->flags & CHARIOT_DOMAIN_AUDIT)
         return false; /* audit domains are only observed */
-    /* A call into the driver has the caller's return address on top of the stack, in code outside every domain,
-     * right after a CALL; a return into the driver (from its own call out, or an interrupt) has not. */
-    if (guest_linear_read(v, rsp, &return_rip, sizeof(return_rip), 0, &error_code) != HV_OK ||
+    /* Control coming back to the driver where it left (a call out returning, an interrupt's IRET) is no call; a
+     * call has the caller's return address on top of the stack, in code outside every domain, right after a CALL. */
+    if (call_frames_take_resume(vmread(VMCS_GUEST_RIP), rsp) ||
+        guest_linear_read(v, rsp, &return_rip, sizeof(return_rip), 0, &error_code) != HV_OK ||
         return_rip < KERNEL_HALF_START || domain_of_code(return_rip) ||
         guest_linear_read(v, return_rip - CALL_SITE_BYTES, site, sizeof(site), PT_ACCESS_FETCH, &error_code) !=
             HV_OK ||
         !call_site_precedes(site)) {
         struct call_frame *running = call_frames_innermost(d->id, rsp);
-        if (running && running->interrupts >= HANG_INTERRUPTS) {
-            abort_call(v, d, running, false, VECTOR_HANG, running->interrupts, 0);
+        if (running && busy_too_long(running)) {
+            LOG_WARN("isolation.hang", "domain=%lu module=%s busy_ms=%lu return=0x%lx", d->id, d->name,
+                     running->busy / guest_tsc_khz, running->return_rip);
+            abort_call(v, d, running, false, VECTOR_HANG, 0, 0);
             return true;
         }
         return false;
@@ -90,32 +110,45 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
     for (unsigned i = 0; i < FRAME_REGS; i++)
         frame.regs[i] = vcpu_gpr_read(v, frame_gprs[i]);
     frame.has_preempt_count = read_preempt_counter(v, &frame.preempt_count);
+    frame.last_activity = rdtsc();
     call_frames_push(&frame);
     return false;
 }
 
-/* An interrupt (or exception) frame the CPU just pushed over driver code: RIP in the domain's code, the kernel's
- * CS, and the interrupted RSP right above the frame (the CPU aligns it down to 16 bytes first). */
-static bool interrupted_driver_code(struct vcpu *v, const struct domain *d, uint64_t rsp)
+/* Where driver `d` continues after the control transfer the CPU just made out of it, if it will: a call out (the
+ * return address on top of the stack) or an interrupt or exception over its code (the CPU's frame: RIP, the
+ * kernel's CS, RFLAGS, then the interrupted RSP, which it aligned down to 16 bytes before pushing). */
+static void note_resume_point(struct vcpu *v, const struct domain *d, uint64_t rsp)
 {
     enum { FRAME_RIP, FRAME_CS, FRAME_RFLAGS, FRAME_RSP, FRAME_SS, FRAME_WORDS };
-    uint64_t frame[FRAME_WORDS];
+    uint64_t top[FRAME_WORDS];
     uint32_t error_code;
-    return guest_linear_read(v, rsp, frame, sizeof(frame), 0, &error_code) == HV_OK &&
-           domain_of_code(frame[FRAME_RIP]) == d && frame[FRAME_CS] == GUEST_KERNEL_CS &&
-           frame[FRAME_RSP] >= rsp + sizeof(frame) && frame[FRAME_RSP] < rsp + sizeof(frame) + 16;
+    if (guest_linear_read(v, rsp, top, sizeof(top), 0, &error_code) != HV_OK ||
+        domain_of_code(top[FRAME_RIP]) != d)
+        return;
+    if (top[FRAME_CS] == GUEST_KERNEL_CS && top[FRAME_RSP] >= rsp + sizeof(top) &&
+        top[FRAME_RSP] < rsp + sizeof(top) + 16)
+        call_frames_note_resume(top[FRAME_RIP], top[FRAME_RSP]);
+    else
+        call_frames_note_resume(top[FRAME_RIP], rsp + 8);
 }
 
 void driver_fault_note_leave(struct vcpu *v, const struct domain *d)
 {
     uint64_t rsp = vmread(VMCS_GUEST_RSP);
     call_frames_unwound(rsp);
-    if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT) || !interrupted_driver_code(v, d, rsp))
+    if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT))
         return;
-    struct call_frame *running = call_frames_innermost(d->id, rsp + 40);
-    if (running && ++running->interrupts == HANG_INTERRUPTS)
-        LOG_WARN("isolation.hang", "domain=%lu module=%s interrupts=%u return=0x%lx action=abort_when_resumed",
-                 d->id, d->name, running->interrupts, running->return_rip);
+    note_resume_point(v, d, rsp);
+    struct call_frame *running = call_frames_innermost(d->id, rsp);
+    if (running)
+        busy_too_long(running); /* counted here, judged when control comes back into the driver */
+}
+
+void driver_fault_note_interrupted(const struct domain *d)
+{
+    if (!(d->flags & CHARIOT_DOMAIN_AUDIT))
+        call_frames_note_resume(vmread(VMCS_GUEST_RIP), vmread(VMCS_GUEST_RSP));
 }
 
 void driver_fault_forget_domain(const struct domain *d) { call_frames_forget_domain(d->id); }
@@ -196,15 +229,18 @@ bool isolation_guest_exception(struct vcpu *v, unsigned vector, uint32_t error_c
     return true;
 }
 
-long hc_set_preempt_counter(struct vcpu *v, struct hypercall_args *a)
+long hc_recovery_setup(struct vcpu *v, struct hypercall_args *a)
 {
-    uint64_t offset = a->arg[0];
+    uint64_t offset = a->arg[0], tsc_khz = a->arg[1];
     uint32_t value;
+    if (tsc_khz > 100000000) /* 100 GHz: not a TSC */
+        return -HV_EINVAL;
     preempt_counter_offset = offset;
     if (offset && !read_preempt_counter(v, &value)) {
         preempt_counter_offset = 0;
         return -HV_EFAULT;
     }
-    LOG_INFO("isolation.preempt_counter", "gs_offset=0x%lx", offset);
+    guest_tsc_khz = tsc_khz;
+    LOG_INFO("isolation.recovery_setup", "preempt_counter_gs_offset=0x%lx tsc_khz=%lu", offset, tsc_khz);
     return HV_OK;
 }

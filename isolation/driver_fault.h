@@ -14,8 +14,11 @@ struct domain;
  * returned into a call that hung instead, and aborted that call (the kernel view stays). */
 bool driver_fault_note_entry(struct vcpu *v, struct domain *d);
 /* Control leaves driver `d` (NULL: none) for the kernel view: calls the stack has unwound past are finished, and
- * an interrupt that landed in the driver's code counts against its call. */
+ * the driver's call was active until now. */
 void driver_fault_note_leave(struct vcpu *v, const struct domain *d);
+/* An event is being delivered over driver `d`'s code from its view (the kernel view takes over): it continues at
+ * the current RIP and RSP. */
+void driver_fault_note_interrupted(const struct domain *d);
 void driver_fault_forget_domain(const struct domain *d);
 /* The exceptions (besides #PF) to intercept while drivers are isolated. */
 uint32_t driver_fault_exception_bitmap(void);
@@ -24,6 +27,6 @@ uint32_t driver_fault_exception_bitmap(void);
  * instead (nothing to deliver); false to deliver it as usual. `address` is the #PF's linear address. */
 bool isolation_guest_exception(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address);
 
-long hc_set_preempt_counter(struct vcpu *v, struct hypercall_args *a);
+long hc_recovery_setup(struct vcpu *v, struct hypercall_args *a);
 
 #endif

@@ -278,7 +278,8 @@ class Runner:
         r = bochs_run.run_bochs(os.path.join(run_dir, "hv.iso"), run_dir,
                                 timeout=BOOT_SECONDS + ENTRY_SECONDS * len(entries),
                                 stop_on=campaign_logs.CRASH_STOP_PATTERNS, stop_grace=STOP_GRACE_SECONDS,
-                                stall=self.args.stall, on_guest_line=on_line, **devices)
+                                stall=self.args.stall_isolated if task.env == "isolated" else self.args.stall,
+                                on_guest_line=on_line, **devices)
         status = "reboot" if len(kernels) > 1 else r.status
         with open(os.path.join(run_dir, "boot.json"), "w") as f:
             json.dump({"status": status, "shutdown_reason": r.shutdown_reason, "elapsed": r.elapsed,
@@ -359,6 +360,9 @@ def main():
     p.add_argument("--stall", type=float, default=10,
                    help="host seconds without a console line that make a hang (the guest prints every guest second; "
                         "the longest silence seen in a run is in its boot.json)")
+    p.add_argument("--stall-isolated", type=float, default=45,
+                   help="the same for the isolated environment: the hypervisor aborts a driver call busy for 2 guest "
+                        "seconds, which under isolation's exits takes up to ~30 host seconds")
     p.add_argument("--dry-run", action="store_true", help="print the (driver, seed, env) to run and stop")
     p.add_argument("--hv", default=os.path.join(ROOT, "build", "hv.elf"))
     p.add_argument("--initramfs", default=os.path.join(ROOT, "build", "guest", "initramfs-isolation.cpio.gz"))

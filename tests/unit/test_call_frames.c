@@ -22,6 +22,7 @@ static int reset(void **state)
 {
     (void)state;
     memset(frame_used, 0, sizeof(frame_used));
+    memset(resume_points, 0, sizeof(resume_points));
     return 0;
 }
 
@@ -83,6 +84,24 @@ static void a_full_table_drops_the_oldest(void **state)
     assert_non_null(call_frames_innermost(1, 0xffffc90000000000ull + (1ull << 14) + 0x2000));
 }
 
+static void resume_points_are_exact_and_end_with_their_stack(void **state)
+{
+    (void)state;
+    call_frames_note_resume(0xffffffffa0001234ull, STACK_A + 0x3b08); /* a call out at RSP 0x3b00 */
+    assert_false(call_frames_take_resume(0xffffffffa0001234ull, STACK_A + 0x3b10)); /* another depth */
+    assert_false(call_frames_take_resume(0xffffffffa0001238ull, STACK_A + 0x3b08)); /* another place */
+    assert_true(call_frames_take_resume(0xffffffffa0001234ull, STACK_A + 0x3b08));
+    assert_false(call_frames_take_resume(0xffffffffa0001234ull, STACK_A + 0x3b08)); /* taken once */
+
+    call_frames_note_resume(0xffffffffa0001234ull, STACK_A + 0x3b08);
+    call_frames_unwound(STACK_A + 0x3b00); /* still below it: it may resume */
+    call_frames_unwound(STACK_B + 0x3f00); /* another stack */
+    assert_true(call_frames_take_resume(0xffffffffa0001234ull, STACK_A + 0x3b08));
+    call_frames_note_resume(0xffffffffa0001234ull, STACK_A + 0x3b08);
+    call_frames_unwound(STACK_A + 0x3c00); /* the driver's call returned above it */
+    assert_false(call_frames_take_resume(0xffffffffa0001234ull, STACK_A + 0x3b08));
+}
+
 static void call_sites(void **state)
 {
     (void)state;
@@ -114,6 +133,7 @@ int main(void)
         cmocka_unit_test_setup(returns_and_tail_calls_finish_calls, reset),
         cmocka_unit_test_setup(a_new_call_at_the_same_depth_replaces_a_finished_one, reset),
         cmocka_unit_test_setup(a_full_table_drops_the_oldest, reset),
+        cmocka_unit_test_setup(resume_points_are_exact_and_end_with_their_stack, reset),
         cmocka_unit_test_setup(call_sites, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
