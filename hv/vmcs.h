@@ -94,6 +94,7 @@ enum vmcs_field {
     VMCS_GUEST_INTERRUPTIBILITY = 0x4824,
     VMCS_GUEST_ACTIVITY_STATE = 0x4826,
     VMCS_GUEST_SYSENTER_CS = 0x482a,
+    VMCS_PREEMPTION_TIMER_VALUE = 0x482e,
     /* 32-bit host state */
     VMCS_HOST_SYSENTER_CS = 0x4c00,
     /* natural-width control */

@@ -9,6 +9,7 @@
 #define PIN_EXTERNAL_INTERRUPT_EXITING (1u << 0)
 #define PIN_NMI_EXITING (1u << 3)
 #define PIN_VIRTUAL_NMIS (1u << 5)
+#define PIN_PREEMPTION_TIMER (1u << 6)
 /* Primary processor-based controls */
 #define PROC_INTERRUPT_WINDOW_EXITING (1u << 2)
 #define PROC_HLT_EXITING (1u << 7)
@@ -38,6 +39,7 @@
 #define EXIT_HOST_ADDRESS_SPACE_64 (1u << 9)
 #define EXIT_ACK_INTERRUPT (1u << 15)
 #define EXIT_SAVE_PAT (1u << 18)
+#define EXIT_SAVE_PREEMPTION_TIMER (1u << 22)
 #define EXIT_LOAD_PAT (1u << 19)
 #define EXIT_SAVE_EFER (1u << 20)
 #define EXIT_LOAD_EFER (1u << 21)
@@ -59,7 +61,7 @@ struct vmx_caps {
     uint32_t revision_id;
     bool true_controls;
     struct vmx_control_caps pin, proc, proc2, exit, entry;
-    uint64_t misc;
+    uint64_t misc; /* bits 4:0: the preemption timer counts every 2^n TSC ticks */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     uint64_t ept_vpid; /* 0 when the secondary EPT/VPID controls are not allowed */
     uint64_t vmfunc;   /* 0 when VMFUNC is not allowed */

@@ -34,10 +34,7 @@ struct call_frame {
     uint64_t regs[FRAME_REGS];
     bool has_preempt_count;
     uint32_t preempt_count;
-    /* How long the call has been running without a pause (guest TSC): its driver code or kernel code it called,
-     * as seen at each control transfer between them (an interrupt over driver code is one too). */
-    uint64_t last_activity, busy;
-    uint64_t seq; /* age, for replacing the oldest frame when the table is full */
+    uint64_t seq; /* age, for replacing the oldest frame when the table is full; unique */
 };
 
 /* Whether the CALL_SITE_BYTES bytes ending at a return address end with a near CALL instruction. */

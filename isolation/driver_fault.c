@@ -7,10 +7,10 @@
  * kernel view while the innermost call running on that stack is into a driver is that driver's.
  * A fault with no recovery point (none recorded, or a deeper call into another domain) reaches the guest unchanged.
  *
- * A driver looping forever hangs this kernel (one CPU, no preemption) without any fault. Each call's activity is
- * seen at every transfer between its code and the kernel's (calls out and back, interrupts over driver code, which
- * the timer brings at least every tick); a call busy for HANG_BUSY_MS without a pause of PAUSE_MS (a sleep) is
- * aborted the same way when control next returns into it.
+ * A driver looping forever hangs this kernel (one CPU, no preemption), often with interrupts off, without any
+ * fault and without a VM exit. A watchdog (the VMX preemption timer, counting down across exits) samples the guest
+ * every WATCHDOG_MS: when nearly every sample of HANG_MS finds the same driver call running on the current stack
+ * (its code, or kernel code it called), it hogs the CPU and is aborted the same way, wherever it is.
  */
 #include "isolation/driver_fault.h"
 
@@ -26,8 +26,9 @@
 #define ABORTED_CALL_RESULT ((uint64_t)-5) /* -EIO */
 #define USER_NULL_PAGES_END 0x10000ull     /* below Linux's mmap_min_addr: never mapped, a NULL-based pointer */
 #define DRIVER_EXCEPTIONS ((1u << X86_EXC_DE) | (1u << X86_EXC_UD) | (1u << X86_EXC_SS) | (1u << X86_EXC_GP))
-#define HANG_BUSY_MS 2000
-#define PAUSE_MS 50
+#define WATCHDOG_MS 20
+#define HANG_SAMPLES 100 /* 2 s */
+#define HANG_SAMPLES_ON 90 /* interrupt handlers run on their own stack meanwhile */
 #define GUEST_KERNEL_CS 0x10 /* Linux x86-64 __KERNEL_CS */
 #define VECTOR_HANG 256      /* in the log: not an exception */
 
@@ -37,21 +38,12 @@ static const unsigned frame_gprs[FRAME_REGS] = {
 };
 
 static uint64_t preempt_counter_offset; /* from the GS base (the guest's per-CPU area); 0: not known */
-static uint64_t guest_tsc_khz;          /* 0: not known, no hang detection */
-
-/* The call was active now: is it busy past the limit? (A pause longer than PAUSE_MS starts a new busy stretch.) */
-static bool busy_too_long(struct call_frame *frame)
-{
-    uint64_t now = rdtsc();
-    if (!guest_tsc_khz)
-        return false;
-    if (frame->last_activity && now - frame->last_activity < PAUSE_MS * guest_tsc_khz)
-        frame->busy += now - frame->last_activity;
-    else
-        frame->busy = 0;
-    frame->last_activity = now;
-    return frame->busy >= HANG_BUSY_MS * guest_tsc_khz;
-}
+static uint32_t watchdog_period;        /* preemption timer units; 0: no watchdog */
+/* The call the watchdog suspects of hogging the CPU: samples taken since it was first seen, and those finding it. */
+static struct {
+    uint64_t seq;
+    unsigned samples, on;
+} suspect;
 
 static const char *vector_name(unsigned vector)
 {
@@ -91,16 +83,8 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
         return_rip < KERNEL_HALF_START || domain_of_code(return_rip) ||
         guest_linear_read(v, return_rip - CALL_SITE_BYTES, site, sizeof(site), PT_ACCESS_FETCH, &error_code) !=
             HV_OK ||
-        !call_site_precedes(site)) {
-        struct call_frame *running = call_frames_innermost(d->id, rsp);
-        if (running && busy_too_long(running)) {
-            LOG_WARN("isolation.hang", "domain=%lu module=%s busy_ms=%lu return=0x%lx", d->id, d->name,
-                     running->busy / guest_tsc_khz, running->return_rip);
-            abort_call(v, d, running, false, VECTOR_HANG, 0, 0);
-            return true;
-        }
+        !call_site_precedes(site))
         return false;
-    }
     struct call_frame frame = {
         .domain_id = d->id,
         .rsp = rsp,
@@ -110,7 +94,6 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
     for (unsigned i = 0; i < FRAME_REGS; i++)
         frame.regs[i] = vcpu_gpr_read(v, frame_gprs[i]);
     frame.has_preempt_count = read_preempt_counter(v, &frame.preempt_count);
-    frame.last_activity = rdtsc();
     call_frames_push(&frame);
     return false;
 }
@@ -140,9 +123,6 @@ void driver_fault_note_leave(struct vcpu *v, const struct domain *d)
     if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT))
         return;
     note_resume_point(v, d, rsp);
-    struct call_frame *running = call_frames_innermost(d->id, rsp);
-    if (running)
-        busy_too_long(running); /* counted here, judged when control comes back into the driver */
 }
 
 void driver_fault_note_interrupted(const struct domain *d)
@@ -229,6 +209,60 @@ bool isolation_guest_exception(struct vcpu *v, unsigned vector, uint32_t error_c
     return true;
 }
 
+void driver_fault_watchdog(struct vcpu *v)
+{
+    vmwrite(VMCS_PREEMPTION_TIMER_VALUE, watchdog_period); /* it stopped at 0 */
+    if (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID)
+        return;
+    struct domain *running_view = domain_of_view(guest_paging_active_view());
+    const struct call_frame *running = call_frames_innermost(CALL_FRAMES_ANY_DOMAIN, vmread(VMCS_GUEST_RSP));
+    if (!suspect.seq) {
+        if (!running)
+            return;
+        suspect.seq = running->seq;
+        suspect.samples = suspect.on = 0;
+    }
+    bool on_it = running && running->seq == suspect.seq;
+    suspect.samples++;
+    suspect.on += on_it;
+    if (suspect.samples < HANG_SAMPLES)
+        return;
+    if (suspect.on < HANG_SAMPLES_ON || suspect.samples > 2 * HANG_SAMPLES) {
+        suspect.seq = 0; /* not hogging (or gone): start over */
+        return;
+    }
+    if (!on_it)
+        return; /* hung: aborted when next found running */
+    unsigned on = suspect.on, samples = suspect.samples;
+    suspect.seq = 0;
+    struct domain *d = domain_by_id(running->domain_id);
+    if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT))
+        return;
+    LOG_WARN("isolation.hang", "domain=%lu module=%s samples=%u of=%u period_ms=%u return=0x%lx", d->id, d->name,
+             on, samples, WATCHDOG_MS, running->return_rip);
+    abort_call(v, d, running, running_view != d, VECTOR_HANG, 0, 0);
+}
+
+/* The VMX preemption timer as the watchdog: it counts down while the guest runs (saved across exits) and exits
+ * at 0. It needs the guest's TSC rate. */
+static void start_watchdog(struct vcpu *v, uint64_t tsc_khz)
+{
+    uint64_t period = (WATCHDOG_MS * tsc_khz) >> (v->caps.misc & 0x1f);
+    if (watchdog_period || !tsc_khz || !period || period > UINT32_MAX ||
+        !(v->caps.pin.may_be_one & PIN_PREEMPTION_TIMER) || !(v->caps.exit.may_be_one & EXIT_SAVE_PREEMPTION_TIMER)) {
+        LOG_INFO("isolation.watchdog", "state=%s", watchdog_period ? "running" : "unavailable");
+        return;
+    }
+    watchdog_period = (uint32_t)period;
+    v->pin_controls |= PIN_PREEMPTION_TIMER;
+    v->exit_controls |= EXIT_SAVE_PREEMPTION_TIMER;
+    vmwrite(VMCS_PREEMPTION_TIMER_VALUE, watchdog_period);
+    vmwrite(VMCS_PIN_CONTROLS, v->pin_controls);
+    vmwrite(VMCS_EXIT_CONTROLS, v->exit_controls);
+    LOG_INFO("isolation.watchdog", "state=started period_ms=%u timer=%u hang_samples=%u", WATCHDOG_MS,
+             watchdog_period, HANG_SAMPLES);
+}
+
 long hc_recovery_setup(struct vcpu *v, struct hypercall_args *a)
 {
     uint64_t offset = a->arg[0], tsc_khz = a->arg[1];
@@ -240,7 +274,7 @@ long hc_recovery_setup(struct vcpu *v, struct hypercall_args *a)
         preempt_counter_offset = 0;
         return -HV_EFAULT;
     }
-    guest_tsc_khz = tsc_khz;
     LOG_INFO("isolation.recovery_setup", "preempt_counter_gs_offset=0x%lx tsc_khz=%lu", offset, tsc_khz);
+    start_watchdog(v, tsc_khz);
     return HV_OK;
 }

@@ -245,11 +245,13 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
     assert [r["in"] for r in faults] == ["driver", "driver", "driver", "kernel"]
     assert faults[0]["rip"].startswith("chariot_demo+0x") and faults[1]["rip"].startswith("chariot_demo+0x")
     assert faults[2]["rip"] == "0x700000000" and int(faults[3]["rip"], 16) >= 0xffffffff80000000  # strscpy
-    # the hang: the call is aborted after 2 s of guest time busy without a pause
+    # the hang: the watchdog found the demo's call running in nearly every sample for 2 s of guest time
     hangs = hvlog.find(crash.records, "isolation.hang")
-    assert [r["domain"] for r in hangs] == ["2"] and 2000 <= int(hangs[0]["busy_ms"]) < 2100, hangs
+    assert [r["domain"] for r in hangs] == ["2"] and int(hangs[0]["samples"]) >= 90, hangs
     setup = hvlog.find(crash.records, "isolation.recovery_setup")
     assert len(setup) == 1 and int(setup[0]["tsc_khz"]) > 0, setup
+    watchdog = hvlog.find(crash.records, "isolation.watchdog")
+    assert [(r["state"], r["period_ms"]) for r in watchdog] == [("started", "20")], watchdog
     # every call returns to the same kernel caller (the /proc write path), at the depth the demo was entered
     assert len({r["return"] for r in faults}) == 1 and int(faults[0]["return"], 16) >= 0xffffffff80000000
     assert all(r["preempt_count"] == "restored" for r in faults)
