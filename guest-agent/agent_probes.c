@@ -7,9 +7,9 @@
  *
  * While a set is registered, kprobe optimization is off. An optimized kprobe (a jump to a detour instead of int3)
  * and a kretprobe's return run their handler with interrupts enabled, and an interrupt taken meanwhile finds this
- * CPU's kprobe busy: every probe its handlers hit is skipped as a recursion. 8390's receive interrupt then
- * allocated the skb ne2k_pci fills without the agent seeing it, and the driver's write was denied; a free missed
- * leaves a stale interval. int3 probes run their handlers with interrupts off. A short window is left: the return
+ * CPU's kprobe busy: every probe its handlers hit is skipped as a recursion. An allocation missed is a false
+ * violation (most likely what denied ne2k_pci's write to a receive skb 8390's interrupt had allocated, once in a
+ * no-fault campaign entry); a free missed leaves a stale interval. int3 probes run their handlers with interrupts off. A short window is left: the return
  * of a call the probes attributed to a domain runs with interrupts on until its handler takes state_lock.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
