@@ -9,8 +9,9 @@
  * and a kretprobe's return run their handler with interrupts enabled, and an interrupt taken meanwhile finds this
  * CPU's kprobe busy: every probe its handlers hit is skipped as a recursion. An allocation missed is a false
  * violation (most likely what denied ne2k_pci's write to a receive skb 8390's interrupt had allocated, once in a
- * no-fault campaign entry); a free missed leaves a stale interval. int3 probes run their handlers with interrupts off. A short window is left: the return
- * of a call the probes attributed to a domain runs with interrupts on until its handler takes state_lock.
+ * no-fault campaign entry); a free missed leaves a stale interval. int3 probes run their handlers with interrupts
+ * off. A short window is left: the return of a call the probes attributed to a domain runs with interrupts on
+ * until its handler takes state_lock.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
