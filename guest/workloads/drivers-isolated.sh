@@ -6,10 +6,11 @@
 # of an unisolated run; afterwards the agent's per-module lines are printed as `I: chariot ...`.
 # `unload=1`: then the isolated modules are unloaded (rmmod), so their exit paths run isolated too; the agent
 # releases each domain as its module goes, and the hypervisor logs the domain's counts then
-# (isolation.domain_destroyed). `ne2k_pci` in the list (it needs Bochs' ne2k PCI card on the slirp back end: Bochs
-# runs one vnet instance, e1000's; basic.sh does not load it): after the rest, ne2k-pci (+8390) is loaded, its
-# interface brought up as 10.0.2.15/24, slirp's host 10.0.2.2 pinged, the module (and 8390) unloaded, loaded
-# again (its I/O ports must be free again: a denied write to its net_device once left them claimed), and unloaded.
+# (isolation.domain_destroyed); the agent is unloaded last. `ne2k_pci` in the list (it needs Bochs' ne2k PCI card
+# on the slirp back end: Bochs runs one vnet instance, e1000's; basic.sh does not load it): after the rest,
+# ne2k-pci (+8390) is loaded, its interface brought up as 10.0.2.15/24, slirp's host 10.0.2.2 pinged, the module
+# (and 8390) unloaded, loaded again (its I/O ports must be free again: a denied write to its net_device once left
+# them claimed), and unloaded.
 # Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) and the hypervisor.
 modules="e1000 snd_ens1370 ata_piix uhci_hcd usb_storage sd_mod"
 policy=audit
@@ -70,7 +71,8 @@ ne2k_phase() {
         if [ "$round" = 1 ] && [ -n "$iface" ]; then
             ip link set "$iface" up && ip addr add "$SLIRP_GUEST_IP/24" dev "$iface" || fail "ne2k-pci: ip config"
             wait_for 10 grep -qx 1 "/sys/class/net/$iface/carrier" || fail "ne2k-pci: no carrier"
-            echo "W: ne2k-pci ping $SLIRP_HOST_IP: $(ping -c 3 -i 0.2 -W 2 "$SLIRP_HOST_IP" 2>&1 | grep 'packets transmitted')"
+            summary=$(ping -c 3 -i 0.2 -W 2 "$SLIRP_HOST_IP" 2>&1 | grep 'packets transmitted')
+            echo "W: ne2k-pci ping $SLIRP_HOST_IP: $summary"
         fi
         unload_module ne2k_pci
         # the library too, as modprobe -r does: the agent's probe on its __alloc_ei_netdev goes with it and must be
@@ -86,6 +88,8 @@ if insmod /lib/chariot/chariot_agent.ko; then
     done
 fi
 echo "W: drivers-isolated policy=$policy armed=$armed modules=$(echo $modules | tr ' ' ',') unload=$unload"
+# the agent turns kprobe optimization off while it is loaded (guest-agent/agent_probes.c)
+echo "I: kprobes-optimization agent=loaded value=$(cat /proc/sys/debug/kprobes-optimization)"
 sh /workloads/basic.sh
 rc=$?
 # one line per module: its domain, violations, intervals
@@ -99,6 +103,13 @@ fi
 isolated ne2k_pci && ne2k_phase
 if [ "$unload" = 1 ] || isolated ne2k_pci; then
     sed 's/^/I: chariot after-unload /' /proc/chariot
+fi
+# the agent too (it reports the calls its probes missed, and puts kprobe optimization back)
+if [ "$unload" = 1 ]; then
+    rmmod chariot_agent || fail "rmmod chariot_agent"
+    echo "I: kprobes-optimization agent=unloaded value=$(cat /proc/sys/debug/kprobes-optimization)"
+fi
+if [ "$unload" = 1 ] || isolated ne2k_pci; then
     echo "W: drivers-isolated unload-end fails=$fails"
 fi
 [ $rc -eq 0 ] && [ $armed -eq $(echo $modules | wc -w) ] && [ $fails -eq 0 ]

@@ -74,6 +74,10 @@ def test_named_drivers_enforced_without_false_positives(enforce_run):
     r, domains, denied = enforce_run
     check_workload(r, ENFORCED, "enforce")
     assert "W: drivers-isolated unload-end fails=0" in r.guest_log, r.guest_log[-3000:]
+    # int3 probes only while the agent is loaded: an optimized probe runs its handler with interrupts on, and the
+    # probes an interrupt handler hits meanwhile are skipped (guest-agent/agent_probes.c)
+    assert "I: kprobes-optimization agent=loaded value=0" in r.guest_log
+    assert "I: kprobes-optimization agent=unloaded value=1" in r.guest_log
     for m in NO_FALSE_POSITIVES:
         assert f"W: unloaded {m}" in r.guest_log
     # ne2k_pci twice, each time loaded isolated from load (a domain each)
