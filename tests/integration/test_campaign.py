@@ -138,34 +138,9 @@ def test_report_is_computed_from_the_lines(lines):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-# The hypervisor does not emulate INS yet: ne2k_pci's block_input (rep insl into the receive skb, at +0x20c) is
-# allowed but skipped, an error record, and isolated ne2k-pci entries fail their workload. test_ne2k_input_emulated
-# says when that changes.
-NE2K_UNEMULATED = {"ev": "isolation.write", "rip": "ne2k_pci+0x20c", "verdict": "allowed_unemulatable"}
-
-
-def ne2k_unemulated(record):
-    return all(record.get(k) == v for k, v in NE2K_UNEMULATED.items())
-
-
-def only_ne2k_input(line):
-    """The entry's hypervisor errors are ne2k_pci's INS (those sampled; the others, if more, are taken as alike)."""
-    hv = line["facts"]["hv"]
-    return (hv["error_sample"] and all(map(ne2k_unemulated, hv["error_sample"]))
-            and hv["shutdown"] in (None, campaign_report.POWERED_OFF))
-
-
 def test_no_hypervisor_failure(lines):
     with open(os.path.join(DIR, "summary.json")) as f:
-        failures = json.load(f)["hv_failures"]
-    entries = {(l["run"]["dir"], l["run"]["entry"]): l for l in lines}
-    assert [x for x in failures if not only_ne2k_input(entries[(x["dir"], x["entry"])])] == []
-
-
-@pytest.mark.xfail(strict=True, reason="the hypervisor does not emulate INS: ne2k_pci's rep insl into the receive "
-                   "skb is allowed but skipped (isolation.write verdict=allowed_unemulatable)")
-def test_ne2k_input_emulated(lines):
-    assert not [l for l in lines if any(map(ne2k_unemulated, l["facts"]["hv"]["error_sample"]))]
+        assert json.load(f)["hv_failures"] == []
 
 
 def test_isolated_baselines_deny_nothing(lines):
