@@ -140,11 +140,13 @@ def excerpt(lines):
 
 def hv_facts(records, module, ts_from, ts_to, ts_unload):
     """The hypervisor's decisions and failures between two guest TSC values (None: open); denied_at_unload: the
-    denied writes from ts_unload on (the driver's exit path)."""
+    denied writes from ts_unload on (the driver's exit path); aborted: the driver's calls the hypervisor ended because
+    it faulted or hung (isolation.fault action=abort_call)."""
     window = [r for r in records if (ts_from is None or int(r["ts"]) >= ts_from)
               and (ts_to is None or int(r["ts"]) < ts_to)]
     domains = {r["domain"] for r in hvlog.find(window, "isolation.domain_created", module=module)}
     denied = [r for r in hvlog.find(window, "isolation.write", verdict="denied") if r["domain"] in domains]
+    aborted = [r for r in hvlog.find(window, "isolation.fault", action="abort_call") if r["domain"] in domains]
     errors = [r for r in window if r["lvl"] in ("error", "fatal")]
     shutdown = hvlog.find(window, "hv.shutdown")
     return {
@@ -153,6 +155,9 @@ def hv_facts(records, module, ts_from, ts_to, ts_unload):
         "denied_at_unload": sum(1 for r in denied if ts_unload is not None and int(r["ts"]) >= ts_unload),
         "denied_sample": [{k: r[k] for k in ("rip", "target", "size", "action") if k in r}
                           for r in denied[:SAMPLE_RECORDS]],
+        "aborted": len(aborted),
+        "aborted_sample": [{k: r[k] for k in ("rip", "in", "vector", "address") if k in r}
+                           for r in aborted[:SAMPLE_RECORDS]],
         "errors": len(errors),
         "error_sample": [{k: v for k, v in r.items() if k not in ("ts",)} for r in errors[:SAMPLE_RECORDS]],
         "shutdown": shutdown[0]["reason"] if shutdown else None,
@@ -200,7 +205,7 @@ def visibly_failed(f):
 def detected(f):
     agent = f["agent"] or {}
     counts = [agent.get(k, "0") for k in ("violations", "faults", "notified")]
-    return f["hv"]["denied"] > 0 or any(c not in ("0", "?") for c in counts)
+    return f["hv"]["denied"] > 0 or f["hv"].get("aborted", 0) > 0 or any(c not in ("0", "?") for c in counts)
 
 
 def classify(kind, env, f):

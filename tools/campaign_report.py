@@ -116,9 +116,10 @@ def summarize(lines):
             b[line["outcome"]] += 1
             if env == "isolated":
                 fp = s["false_positives"].setdefault(driver, {"baselines": 0, "with_denied": 0, "denied": 0,
-                                                              "at_unload": 0})
+                                                              "at_unload": 0, "aborted": 0})
                 fp["baselines"] += 1
                 fp["denied"] += line["facts"]["hv"]["denied"]
+                fp["aborted"] += line["facts"]["hv"].get("aborted", 0)
                 fp["at_unload"] += line["facts"]["hv"]["denied_at_unload"]
                 fp["with_denied"] += line["facts"]["hv"]["denied"] > 0
         failures = hv_failures(line)
@@ -209,19 +210,21 @@ def markdown(s, sources):
         out.append(f"| {env} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['crash']} |")
 
     out += ["", "## False positives", "",
-            "Writes the hypervisor denied in no-fault baseline runs (one at the start of every boot, isolated), and "
-            "how the baselines ended. A driver with false positives is recovered or crashes without any fault, so "
-            "its isolated outcomes above say little about the faults.", "",
-            "| driver | isolated baselines | with denied writes | denied writes | of which unloading "
-            "| baselines plain (pass/fail/crash) | isolated (pass/fail/crash) |", "|---|---:|---:|---:|---:|---|---|"]
+            "Writes the hypervisor denied and driver calls it aborted (a fault or a hang) in no-fault baseline runs (one "
+            "at the start of every boot, isolated), and how the baselines ended. A driver with false positives is "
+            "recovered or crashes without any fault, so its isolated outcomes above say little about the faults.", "",
+            "| driver | isolated baselines | with denied writes | denied writes | of which unloading | aborted calls "
+            "| baselines plain (pass/fail/crash) | isolated (pass/fail/crash) |",
+            "|---|---:|---:|---:|---:|---:|---|---|"]
     for driver in s["drivers"]:
-        fp = s["false_positives"].get(driver, {"baselines": 0, "with_denied": 0, "denied": 0, "at_unload": 0})
+        fp = s["false_positives"].get(driver, {"baselines": 0, "with_denied": 0, "denied": 0, "at_unload": 0,
+                                               "aborted": 0})
         b = s["baselines"].get(driver, {})
         triple = lambda env: "/".join(str(b.get(env, {}).get(k, 0)) for k in ("pass", "fail", "crash"))
         out.append(f"| {driver} | {fp['baselines']} | {fp['with_denied']} | {fp['denied']} | {fp['at_unload']} | "
-                   f"{triple('plain')} | {triple('isolated')} |")
-    total_fp = sum(fp["denied"] for fp in s["false_positives"].values())
-    out += ["", f"False-positive count (denied writes with no fault injected): **{total_fp}**.", ""]
+                   f"{fp['aborted']} | {triple('plain')} | {triple('isolated')} |")
+    total_fp = sum(fp["denied"] + fp["aborted"] for fp in s["false_positives"].values())
+    out += ["", f"False-positive count (denied writes and aborted calls with no fault injected): **{total_fp}**.", ""]
 
     out += ["## The hypervisor's own failures", "",
             "Any hypervisor log record at lvl=error or fatal, or a hypervisor shutdown other than the guest's "

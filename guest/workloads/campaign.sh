@@ -94,7 +94,7 @@ net_workload() {
         [ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = "$1" ] && iface=$(basename "$d")
     done
     [ -n "$iface" ] || { echo "bytes=0 tsc=0 detail=no-interface"; return 1; }
-    ip link set "$iface" up && ip addr add "$GUEST_IP/24" dev "$iface" ||
+    ip link set "$iface" up && ip addr replace "$GUEST_IP/24" dev "$iface" ||
         { echo "bytes=0 tsc=0 detail=ip-config-failed"; return 1; }
     wait_for 10 grep -qx 1 "/sys/class/net/$iface/carrier" || { echo "bytes=0 tsc=0 detail=no-carrier"; return 1; }
     received=$(ping -c 3 -i 0.2 -W 2 "$HOST_IP" 2>/dev/null | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
