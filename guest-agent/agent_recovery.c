@@ -123,40 +123,33 @@ static bool module_loaded(const char *name)
 }
 
 /* A driver whose call was aborted while it loads (its init or the probes it starts) makes its load fail: the
- * kernel then unloads it itself. Wait for either end before deciding. */
-static void wait_while_loading_or_going(const char *name)
+ * kernel then unloads it itself. */
+static bool live_or_gone(struct module *mod)
 {
-	unsigned long deadline = jiffies + UNLOAD_WAIT_LOADING;
-	struct module *mod;
-	bool settled;
-
-	do {
-		mutex_lock(module_mutex_p);
-		mod = find_module_p(name);
-		settled = !mod || mod->state == MODULE_STATE_LIVE;
-		mutex_unlock(module_mutex_p);
-		if (settled)
-			return;
-		msleep(50);
-	} while (time_before(jiffies, deadline));
+	return !mod || mod->state == MODULE_STATE_LIVE;
 }
 
-/* The module's users whose call into it failed (an aborted call returns an error) usually let go of it soon: wait
- * a little for them before refusing. */
-static void wait_for_users(const char *name)
+/* The module's users whose call into it failed (an aborted call returns an error) usually let go of it soon. */
+static bool unused_or_gone(struct module *mod)
 {
-	unsigned long deadline = jiffies + UNLOAD_WAIT_USERS;
-	struct module *mod;
-	bool unused;
+	return !mod || module_refcount(mod) == 0;
+}
+
+/* Polls the module (NULL once unloaded) every `interval_ms` until `settled` or `timeout` jiffies pass, so that
+ * unload() decides on a module that is done loading and has lost its users. */
+static void wait_for_module(const char *name, bool (*settled)(struct module *mod), unsigned long timeout,
+			    unsigned int interval_ms)
+{
+	unsigned long deadline = jiffies + timeout;
+	bool done;
 
 	do {
 		mutex_lock(module_mutex_p);
-		mod = find_module_p(name);
-		unused = !mod || module_refcount(mod) == 0;
+		done = settled(find_module_p(name));
 		mutex_unlock(module_mutex_p);
-		if (unused)
+		if (done)
 			return;
-		msleep(100);
+		msleep(interval_ms);
 	} while (time_before(jiffies, deadline));
 }
 
@@ -259,8 +252,8 @@ static int unload(const char *name, char *reason)
 	int refcount = 0, status;
 	struct module *mod;
 
-	wait_while_loading_or_going(name);
-	wait_for_users(name);
+	wait_for_module(name, live_or_gone, UNLOAD_WAIT_LOADING, 50);
+	wait_for_module(name, unused_or_gone, UNLOAD_WAIT_USERS, 100);
 	mutex_lock(module_mutex_p);
 	mod = find_module_p(name);
 	if (mod) {
