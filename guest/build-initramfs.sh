@@ -58,6 +58,7 @@ done
 
 install -m 0755 "$here/init" "$stage/init"
 install -m 0755 "$here"/workloads/*.sh "$stage/workloads/"
+install -m 0644 "$here/workload-lib.sh" "$stage/lib/workload-lib.sh"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$stage/etc/passwd"
 printf 'root:x:0:\n' > "$stage/etc/group"
 

@@ -27,7 +27,8 @@ GUEST_INITRAMFS_EXTRA ?=
 
 # What every initramfs is made of (mk/agent.mk and mk/testmods.mk add their own extra directories).
 GUEST_INITRAMFS_BASE := guest/build-initramfs.sh guest/init guest/nolibc.h guest/poweroff.c guest/tsc.c \
-                        guest/pattern.h guest/pattern.c guest/playback.c $(wildcard guest/workloads/*.sh)
+                        guest/pattern.h guest/pattern.c guest/playback.c guest/workload-lib.sh \
+                        $(wildcard guest/workloads/*.sh)
 GUEST_INITRAMFS_INPUTS := $(GUEST_INITRAMFS_BASE) \
                           $(if $(GUEST_INITRAMFS_EXTRA),$(shell find $(GUEST_INITRAMFS_EXTRA) -type f 2>/dev/null))
 

@@ -9,6 +9,7 @@
 # (uptime in seconds, tsc = guest TSC, which counts emulated instructions under Bochs).
 # Ends with `W: WORKLOAD-END result=PASS|FAIL ...`; /init powers off afterwards.
 
+. /lib/workload-lib.sh
 PATTERN_BYTES=262144
 PROCS=300
 HOST_IP=192.168.10.1
@@ -27,16 +28,6 @@ phase_end() {
     read -r up _ </proc/uptime
     tsc=$(/bin/tsc)
     echo "T: phase=$phase_name uptime=$up secs=$(awk "BEGIN{printf \"%.2f\", $up - $phase_up}") tsc_delta=$((tsc - phase_tsc))"
-}
-
-# wait_for SECONDS COMMAND...: poll (every 0.1 s of guest time) until COMMAND succeeds
-wait_for() {
-    tries=$(($1 * 10)); shift
-    while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries - 1))
-        [ $tries -gt 0 ] || return 1
-        sleep 0.1
-    done
 }
 
 # bound_devices BUS DRIVER: the devices bound to DRIVER, space-separated (empty if none)
@@ -143,16 +134,6 @@ disks_ok=0
 # data changes the checksum). /bin/pattern takes milliseconds; a seq or awk loop took seconds of guest time.
 pattern 1 $PATTERN_BYTES >/tmp/pattern.ata
 pattern 2 $PATTERN_BYTES >/tmp/pattern.usb
-# the disk's kind comes from its sysfs path, not from the order the disks appeared in
-disk_of_kind() {
-    for b in /sys/block/sd*; do
-        [ -e "$b" ] || continue
-        case $(readlink -f "$b") in
-            */ata[0-9]*/*) [ "$1" = ata ] && basename "$b" ;;
-            */usb[0-9]*/*) [ "$1" = usb ] && basename "$b" ;;
-        esac
-    done | head -n1
-}
 for kind in ata usb; do
     dev=$(disk_of_kind $kind)
     if [ -z "$dev" ]; then

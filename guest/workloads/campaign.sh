@@ -32,6 +32,7 @@
 #   C: hb n= t=   (every guest second while a step runs: the runner's sign that the kernel still schedules)
 # The kernel command line should make an oops a panic (oops=panic panic=0): a crash then ends the boot cleanly.
 
+. /lib/workload-lib.sh
 PLAN=/campaign/plan
 INJECT=/proc/chariot_inject
 AGENT=/proc/chariot
@@ -42,13 +43,6 @@ SOUND_BYTES=65536 # /bin/playback: a multiple of its period
 SOUND_PERIOD=4096
 POLL_US=200000 # a step's completion is polled 5 times a guest second (each poll forks: keep it rare)
 HB_POLLS=5
-
-# say LINE: print LINE and wait until the UART sent it (stty drains the tty), so a kernel message printed right
-# after cannot land inside it
-say() {
-    echo "$*"
-    stty onlcr 2>/dev/null
-}
 
 # limited SECONDS OUT CMD...: CMD (a function: it runs in a subshell) in the background, output to OUT, for at most
 # SECONDS of guest time; its status, or 124 when it was still running (it is killed; a task stuck in the kernel
@@ -74,9 +68,9 @@ limited() {
 
 # --- the driver workloads: each prints `bytes=N tsc=N detail=...` on its last line and fails if a check fails ---
 
-# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds, for SECONDS of guest time at most (by the
-# clock: each poll forks, and a count of polls would stretch with a slow COMMAND)
-wait_for() {
+# wait_until SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds, for SECONDS of guest time at most (by
+# the clock, unlike wait_for: each poll forks, and a count of polls would stretch with a slow COMMAND)
+wait_until() {
     read -r now _ </proc/uptime
     deadline=$((${now%.*} + $1))
     shift
@@ -96,7 +90,7 @@ net_workload() {
     [ -n "$iface" ] || { echo "bytes=0 tsc=0 detail=no-interface"; return 1; }
     ip link set "$iface" up && ip addr replace "$GUEST_IP/24" dev "$iface" ||
         { echo "bytes=0 tsc=0 detail=ip-config-failed"; return 1; }
-    wait_for 10 grep -qx 1 "/sys/class/net/$iface/carrier" || { echo "bytes=0 tsc=0 detail=no-carrier"; return 1; }
+    wait_until 10 grep -qx 1 "/sys/class/net/$iface/carrier" || { echo "bytes=0 tsc=0 detail=no-carrier"; return 1; }
     received=$(ping -c 3 -i 0.2 -W 2 "$HOST_IP" 2>/dev/null | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
     [ "${received:-0}" -ge 1 ] || { echo "bytes=0 tsc=0 detail=ping-lost-all"; return 1; }
     rm -f /tmp/tftp.bin
@@ -114,18 +108,9 @@ net_workload() {
 }
 
 # disk ata|usb: write a seeded pattern to the disk on that bus, drop the caches, read it back from the device
-disk_of_kind() {
-    for b in /sys/block/sd*; do
-        [ -e "$b" ] || continue
-        case $(readlink -f "$b") in
-            */ata[0-9]*/*) [ "$1" = ata ] && basename "$b" ;;
-            */usb[0-9]*/*) [ "$1" = usb ] && basename "$b" ;;
-        esac
-    done | head -n1
-}
 has_disk() { [ -n "$(disk_of_kind "$1")" ]; }
 disk_workload() {
-    wait_for 6 has_disk "$1" || { echo "bytes=0 tsc=0 detail=no-disk"; return 1; }
+    wait_until 6 has_disk "$1" || { echo "bytes=0 tsc=0 detail=no-disk"; return 1; }
     dev=$(disk_of_kind "$1")
     pattern "$n" $DISK_BYTES >/tmp/pattern
     want=$(md5sum </tmp/pattern | cut -d' ' -f1)

@@ -12,6 +12,7 @@
 # (and 8390) unloaded, loaded again (its I/O ports must be free again: a denied write to its net_device once left
 # them claimed), and unloaded.
 # Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) and the hypervisor.
+. /lib/workload-lib.sh
 modules="e1000 snd_ens1370 ata_piix uhci_hcd usb_storage sd_mod"
 policy=audit
 unload=0
@@ -36,16 +37,6 @@ unload_module() {
     else
         fail "rmmod $1"
     fi
-}
-
-# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
-wait_for() {
-    tries=$(($1 * 10)); shift
-    while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries - 1))
-        [ $tries -gt 0 ] || return 1
-        sleep 0.1
-    done
 }
 
 ne2k_iface() {

@@ -16,14 +16,9 @@
 # faults are (what a fault does to e1000 is for the test to judge). The injector logs every outcome on the console
 # (`chariot_inject: applied ...`).
 
+. /lib/workload-lib.sh
 MODDIR=/lib/chariot
 
-# say LINE: print LINE and wait until the serial line has sent it, so that kernel messages of the next step cannot
-# land in the middle of it
-say() {
-    echo "$*"
-    stty onlcr 2>/dev/null
-}
 
 fails=0
 fail() { fails=$((fails + 1)); say "W: FAIL $*"; }

@@ -23,6 +23,7 @@
 # `I: ` lines are informational (whether the agent loaded differs between bare Bochs and the hypervisor, and the
 # agent's own kernel messages carry timestamps); `T: ` lines carry timings (recover: how long each recovery took).
 
+. /lib/workload-lib.sh
 MODDIR=/lib/chariot
 COMMANDS="legal oob kernel_data other_module use_after_free wild stale_page legal"
 # Illegal stores the commands above make: oob 2 (the write and its undo), kernel_data, other_module,
@@ -31,13 +32,6 @@ ILLEGAL_STORES=7
 # recover: how many times to poll /proc/chariot, 0.1 s apart, for a recovery to end
 RECOVERY_POLLS=300
 
-# say LINE: print LINE and wait until the serial line has sent it, so that the kernel messages of the next step
-# (DEMO: lines, printed straight to the UART) cannot land in the middle of it (busybox stty sets the terminal
-# with TCSADRAIN; onlcr is the console's setting already).
-say() {
-    echo "$*"
-    stty onlcr 2>/dev/null
-}
 
 fails=0
 fail() { fails=$((fails + 1)); say "W: FAIL $*"; }
