@@ -9,8 +9,8 @@
  *
  * A driver looping forever hangs this kernel (one CPU, no preemption), often with interrupts off, without any
  * fault and without a VM exit. A watchdog (the VMX preemption timer, counting down across exits) samples the guest
- * every WATCHDOG_MS: when nearly every sample of HANG_MS finds the same driver call running on the current stack
- * (its code, or kernel code it called), it hogs the CPU and is aborted the same way, wherever it is.
+ * every WATCHDOG_MS: when HANG_SAMPLES_ON of HANG_SAMPLES samples find the same driver call running on the current
+ * stack (its code, or kernel code it called), it hogs the CPU and is aborted the same way, wherever it is.
  */
 #include "isolation/driver_fault.h"
 
