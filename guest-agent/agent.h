@@ -2,7 +2,8 @@
 /*
  * What the parts of chariot_agent share. agent_main.c: load/unload, /proc/chariot, the module records ("watches")
  * and their domains, the module notifier; agent_heap.c: the heap probes; agent_recovery.c: the violation
- * notification and the recovery of a faulty module.
+ * notification and the recovery of a faulty module; agent_resources.c: the ledger of the IRQs, timers, works and
+ * registrations a driver holds, released when its module goes.
  */
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
@@ -167,6 +168,13 @@ void grant_domain_globals(struct domain *d);
 void heap_forget_domain(struct domain *d);
 /* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */
 void heap_adopt_netdevs(struct domain *d);
+
+/* agent_resources.c: what a domain holds besides memory, in acquisition order. */
+extern struct probe_set resource_probes;
+void resources_init(unsigned long (*lookup)(const char *name));
+void resources_forget_domain(struct domain *d); /* state_lock held */
+/* d's module is going, its exit function ran: releases what it still holds, newest first (agent_lock held). */
+void resources_release(struct domain *d);
 
 /* agent_recovery.c */
 int notify_start(unsigned long (*lookup)(const char *name));

@@ -19,7 +19,8 @@
  *   state=<armed|running|recovering|recovered|unloaded|persistent|failed> recover=<0|1> reload=<0|1>
  *   on_load=<0|1> faults=<f> recoveries=<r> notified=<n> [reason=<why recovery failed>]
  *
- * Heap tracking is agent_heap.c's, notification and recovery agent_recovery.c's.
+ * Heap tracking is agent_heap.c's, notification and recovery agent_recovery.c's, the resource ledger (what a
+ * going module still holds is released) agent_resources.c's.
  *
  * Not covered yet (see the report / docs): stacks, per-CPU data, ioremap'ed memory, memory granted by the kernel
  * through driver entry points, objects the driver allocated before it was isolated, frees through kfree_bulk /
@@ -189,6 +190,7 @@ int release_domain(struct domain *d)
 	d->in_use = false;
 	WRITE_ONCE(nr_domains, nr_domains - 1);
 	heap_forget_domain(d);
+	resources_forget_domain(d);
 	spin_unlock_irqrestore(&state_lock, flags);
 	if (d->watch)
 		d->watch->domain = NULL;
@@ -258,6 +260,7 @@ static void module_going(struct module *mod)
 		if (!d->in_use || d->mod != mod)
 			continue;
 		w = d->watch;
+		resources_release(d);
 		release_domain(d);
 		if (!w || w->state == WATCH_RECOVERING)
 			continue;
@@ -570,12 +573,16 @@ static int __init chariot_agent_init(void)
 
 	heap_init();
 	grants_init(lookup);
+	resources_init(lookup);
 	err = probe_set_register(&heap_probes);
 	if (err)
 		return err;
 	err = probe_set_register(&grant_probes);
 	if (err)
 		goto fail_heap_probes;
+	err = probe_set_register(&resource_probes);
+	if (err)
+		goto fail_grant_probes;
 	err = register_module_notifier(&module_notifier);
 	if (err)
 		goto fail_probes;
@@ -595,6 +602,8 @@ fail_notify:
 fail_notifier:
 	unregister_module_notifier(&module_notifier);
 fail_probes:
+	probe_set_unregister(&resource_probes);
+fail_grant_probes:
 	probe_set_unregister(&grant_probes);
 fail_heap_probes:
 	probe_set_unregister(&heap_probes);
@@ -615,6 +624,7 @@ static void __exit chariot_agent_exit(void)
 		if (d->in_use)
 			release_domain(d);
 	mutex_unlock(&agent_lock);
+	probe_set_unregister(&resource_probes);
 	probe_set_unregister(&grant_probes);
 	probe_set_unregister(&heap_probes);
 	pr_info("unloaded\n");
