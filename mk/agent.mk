@@ -10,7 +10,7 @@
 #   $(ISOLATION_INITRAMFS)     $(BUILD)/guest/initramfs-isolation.cpio.gz: the guest initramfs + the above
 #   make run-isolation-bare    boot it on bare Bochs (ISOLATION=none by default: nothing else works there)
 #   make run-isolation         boot it under the hypervisor (ISOLATION=enforce by default, or audit, recover, crash,
-#                              none)
+#                              leak, none)
 # The runs fail unless the workload ends with result=PASS; logs in $(BUILD)/runs/isolation-{bare,hv}-$(ISOLATION)/.
 #
 # 6.1's kbuild cannot put objects elsewhere than the sources (no MO=), so the sources are copied under

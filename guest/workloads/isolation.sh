@@ -14,6 +14,9 @@
 #   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
 #            armed and loaded again, wild_call, then null_strscpy): the hypervisor aborts the demo's call (the /proc
 #            write fails with EIO), the agent recovers the demo
+#   leak     as recover: leak_timer arms a timer and a delayed work and requests an IRQ, then faults (EIO): the
+#            recovery's unload releases them (the agent's resource ledger); past their expiry none has run, no IRQ
+#            handler of the demo is left, the reloaded demo works and unloads isolated with nothing to release
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -57,9 +60,9 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 case $scenario in
-    none | enforce | audit | recover | crash) ;;
+    none | enforce | audit | recover | crash | leak) ;;
     *)
-        fail "unknown isolation=$scenario (none, enforce, audit or recover)"
+        fail "unknown isolation=$scenario (none, enforce, audit, recover, crash or leak)"
         scenario=none
         ;;
 esac
@@ -77,8 +80,8 @@ else
     say "I: agent not loaded: $out"
     [ "$scenario" = none ] || fail "the agent did not load (isolation=$scenario needs the hypervisor): $out"
 fi
-# recover, crash: armed before the demo loads, so its domain exists before its init runs
-if { [ "$scenario" = recover ] || [ "$scenario" = crash ]; } && [ "$agent" = yes ]; then
+# recover, crash, leak: armed before the demo loads, so its domain exists before its init runs
+if { [ "$scenario" = recover ] || [ "$scenario" = crash ] || [ "$scenario" = leak ]; } && [ "$agent" = yes ]; then
     if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1"; then
         say "W: isolate-on-load chariot_demo enforce reload=1 ok"
         say "W: chariot $(cat /proc/chariot)"
@@ -156,7 +159,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call | spin | null_strscpy)
+        null_read | wild_call | spin | null_strscpy | leak_timer)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -330,6 +333,31 @@ unload() {
         fail "rmmod $1: $out"
     fi
 }
+
+if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
+    run_demo legal yes
+    if fault leak_timer recovered; then
+        say "W: chariot $line"
+        expect_watch faults=1 recoveries=1
+        sleep 3 # the leaked timer and work were due 2 s after the command
+        irqs=$(grep -c chariot_demo /proc/interrupts)
+        say "W: after the expiry demo_irq_handlers=$irqs"
+        [ "$irqs" -eq 0 ] || fail "an IRQ handler of the unloaded demo is left: $(grep chariot_demo /proc/interrupts)"
+        if demo_loaded; then
+            say "W: chariot_demo reloaded"
+            run_demo legal yes
+            unload chariot_demo # isolated, healthy: its exit function released everything
+        else
+            fail "state=recovered but chariot_demo is not loaded"
+        fi
+    fi
+    if proc_write /proc/chariot "release chariot_demo"; then
+        say "W: release chariot_demo ok"
+    else
+        fail "release chariot_demo: $out"
+    fi
+fi
+
 if [ "$isolated" = yes ]; then
     proc_write /proc/chariot "isolate chariot_demo $scenario" || fail "isolate chariot_demo again: $out"
     unload chariot_demo

@@ -34,15 +34,21 @@
  * two that write nothing themselves:
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
- * and three that crash or hang an unprotected kernel:
+ * and five that crash or hang an unprotected kernel:
  *   null_read     reads through a NULL-based pointer (address 0x40), interrupts off and preemption disabled, as a
  *                 driver holding a spinlock would be (an oops in the writing task)
  *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way
  *   spin          loops forever in its own code, interrupts on (one CPU, no preemption: user space never runs)
  *   null_strscpy  passes the NULL-based pointer to strscpy as its destination (the fault is in kernel code, on
  *                 the demo's behalf; gcc would inline a memset)
+ *   leak_timer    arms a timer and a delayed work (both due in 2 s, their functions in the demo's text, each
+ *                 printing `DEMO: leak_timer <what> ran`) and requests a shared legacy IRQ (the first of 7, 5, 10,
+ *                 3 that it gets; the handler claims nothing), then faults as null_read does, before it records
+ *                 them where its exit function would release them. Unprotected, the timer fires into freed module
+ *                 memory after an unload; isolated, the agent's recovery releases all three at the unload.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  */
+#include <linux/interrupt.h>
 #include <linux/irqflags.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
@@ -50,7 +56,9 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/timer.h>
 #include <linux/utsname.h>
+#include <linux/workqueue.h>
 
 #include "chariot_victim.h"
 
@@ -60,6 +68,7 @@
 #define DEMO_FLIP_U8 0x70 /* '(' ^ 0x70 = 'X' */
 #define DEMO_WILD_OFFSET 0x5a8
 #define DEMO_COMMAND_MAX 32
+#define DEMO_LEAK_DELAY (2 * HZ)
 
 static u64 demo_static = 0x0123456789abcdefULL;
 /* volatile: the compiler must not see the NULL-based pointer and the bad function pointer coming */
@@ -68,6 +77,10 @@ static void (*volatile demo_wild_function)(void) = (void (*)(void))0x700000000UL
 static struct kmem_cache *demo_cache;
 static u64 *init_object, *probe_object; /* allocated at load: by demo_init, by demo_probe */
 static bool pinned;
+/* leak_timer's: armed and never recorded for the exit function (the fault comes first) */
+static struct timer_list leak_timer;
+static struct delayed_work leak_dwork;
+static const unsigned int leak_irq_lines[] = { 7, 5, 10, 3 };
 static char last_result[64] = "cmd=none\n";
 
 static void report(const char *cmd, const char *what, const void *target, u64 before, u64 after)
@@ -224,6 +237,38 @@ static int do_null_strscpy(const char *cmd, bool *changed)
 	return 0;
 }
 
+static void leak_timer_fn(struct timer_list *timer)
+{
+	printk(KERN_WARNING "DEMO: leak_timer timer ran\n");
+}
+
+static void leak_work_fn(struct work_struct *work)
+{
+	printk(KERN_WARNING "DEMO: leak_timer delayed_work ran\n");
+}
+
+static irqreturn_t leak_irq_handler(int irq, void *dev_id)
+{
+	return IRQ_NONE;
+}
+
+static int do_leak_timer(const char *cmd, bool *changed)
+{
+	int irq = -1;
+	size_t i;
+
+	timer_setup(&leak_timer, leak_timer_fn, 0);
+	mod_timer(&leak_timer, jiffies + DEMO_LEAK_DELAY);
+	INIT_DELAYED_WORK(&leak_dwork, leak_work_fn);
+	schedule_delayed_work(&leak_dwork, DEMO_LEAK_DELAY);
+	for (i = 0; i < ARRAY_SIZE(leak_irq_lines) && irq < 0; i++)
+		if (!request_irq(leak_irq_lines[i], leak_irq_handler, IRQF_SHARED, "chariot_demo", &leak_timer))
+			irq = leak_irq_lines[i];
+	printk(KERN_WARNING "DEMO: %s timer=armed delayed_work=queued irq=%d due_ms=%u\n", cmd, irq,
+	       jiffies_to_msecs(DEMO_LEAK_DELAY));
+	return do_null_read(cmd, changed);
+}
+
 static int do_spin(const char *cmd, bool *changed)
 {
 	printk(KERN_WARNING "DEMO: %s\n", cmd);
@@ -267,6 +312,7 @@ static const struct demo_command {
 	{ "wild_call", do_wild_call },
 	{ "spin", do_spin },
 	{ "null_strscpy", do_null_strscpy },
+	{ "leak_timer", do_leak_timer },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
 };

@@ -260,3 +260,58 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
         ("1", "1", "1"), ("2", "1", "1"), ("3", "1", "1"), ("4", "1", "1")], destroyed
     assert crash.status == "hv_shutdown" and crash.shutdown_reason == "guest powered off"
     assert not [r for r in crash.records if r["lvl"] in ("fatal", "error")]
+
+
+@pytest.fixture(scope="module")
+def leak():
+    return hv_boot("leak")
+
+
+def release_lines(log):
+    """The agent's resource releases and summaries (CHARIOT: recovery ... step=resource|resources) as dicts, from
+    the console (the workload's dmesg copy, I: lines, left out)."""
+    return [dict(kv.split("=", 1) for kv in line.split("CHARIOT: ", 1)[1].split() if "=" in kv)
+            for line in log.splitlines()
+            if not line.startswith("I: ") and re.search(r"CHARIOT: recovery .*step=resources? ", line)]
+
+
+def test_leaked_timer_work_and_irq_are_released_at_the_unload(leak):
+    """leak_timer arms a timer and a delayed work (due in 2 s) and requests an IRQ, all with functions in the demo's
+    text, then faults before its exit function could know of them: the recovery's unload (GOING) releases them,
+    newest first, so after their expiry nothing of the freed demo runs, no handler of it is left, the kernel does not
+    oops, and the reloaded demo works and unloads with nothing to release."""
+    log = leak.guest_log
+    assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
+    in_order(w_lines(log), [
+        "W: demo legal changed=yes",
+        "W: demo leak_timer aborted with EIO",
+        "W: after the expiry demo_irq_handlers=0",
+        "W: chariot_demo reloaded",
+        "W: demo legal changed=yes",
+        "W: rmmod chariot_demo ok",
+        "W: release chariot_demo ok",
+    ])
+    armed = re.search(r"DEMO: leak_timer timer=armed delayed_work=queued irq=(-?\d+)", log)
+    assert armed, log[-3000:]
+    irq = armed.group(1)
+    assert "leak_timer timer ran" not in log and "leak_timer delayed_work ran" not in log
+    for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:", "general protection", "Trying to free"):
+        assert bad not in log, bad
+    lines = release_lines(log)
+    released = [l for l in lines if l["step"] == "resource"]
+    # newest first: the IRQ (requested last), the delayed work (queued after the timer was armed), the timer
+    expected = (["irq"] if irq != "-1" else []) + ["delayed_work", "timer"]
+    assert [l["kind"] for l in released] == expected, lines
+    assert all(l["module"] == "chariot_demo" and l["result"] == "released" and l["function"].startswith(
+        "chariot_demo+0x") for l in released), released
+    if irq != "-1":
+        assert released[0]["irq"] == irq
+    seqs = [int(l["seq"]) for l in released]
+    assert seqs == sorted(seqs, reverse=True), seqs
+    summaries = [l for l in lines if l["step"] == "resources"]
+    # the faulty load, then the reloaded demo's healthy unload
+    assert [(s["result"], s["released"]) for s in summaries] == [("released", str(len(expected))), ("clean", "0")]
+    assert summaries[0]["timer"] == "1" and summaries[0]["delayed_work"] == "1"
+    assert summaries[0]["irq"] == ("1" if irq != "-1" else "0")
+    assert summaries[1]["recorded"] == "0"
+    assert leak.status == "hv_shutdown" and leak.shutdown_reason == "guest powered off"
