@@ -89,7 +89,8 @@ struct held_resource {
 
 static struct held_resource ledger[RESOURCES_MAX]; /* state_lock */
 static unsigned long next_seq;                      /* state_lock */
-static unsigned int unrecorded[CHARIOT_MAX_DOMAINS]; /* entries lost to a full ledger, per domain slot */
+/* Per domain slot: acquisitions recorded (a renewal of an entry not counted) and lost to a full ledger. */
+static unsigned int acquired[CHARIOT_MAX_DOMAINS], unrecorded[CHARIOT_MAX_DOMAINS];
 static unsigned long devm_irq_start, devm_irq_end;  /* devm_request_threaded_irq's code */
 
 /* ---- the ledger (state_lock held) ---- */
@@ -109,8 +110,9 @@ static void record(struct domain *d, enum resource_kind kind, void *object, unsi
 		   unsigned long function, bool managed)
 {
 	struct held_resource *r = find_resource(kind, key, object);
+	bool fresh = !r;
 
-	if (!r)
+	if (fresh)
 		for (r = ledger; r < ledger + RESOURCES_MAX && r->in_use; r++)
 			;
 	if (r == ledger + RESOURCES_MAX) {
@@ -119,6 +121,7 @@ static void record(struct domain *d, enum resource_kind kind, void *object, unsi
 				    d->name, kind_names[kind], (unsigned long)object);
 		return;
 	}
+	acquired[d - domains] += fresh;
 	*r = (struct held_resource){ .in_use = true, .managed = managed, .kind = kind, .domain = d,
 				     .seq = ++next_seq, .object = object, .key = key, .function = function };
 }
@@ -144,7 +147,7 @@ void resources_forget_domain(struct domain *d)
 	for (r = ledger; r < ledger + RESOURCES_MAX; r++)
 		if (r->in_use && r->domain == d)
 			r->in_use = false;
-	unrecorded[d - domains] = 0;
+	acquired[d - domains] = unrecorded[d - domains] = 0;
 }
 
 /* ---- timers and works: recorded by the function they will call ---- */
@@ -498,9 +501,12 @@ static int newest_first(const void *a, const void *b)
 /* Where a function is, as the hypervisor's log says it: <module>+0x<offset in its text>. */
 static void log_release(const struct domain *d, const struct held_resource *r, unsigned int pass)
 {
-	recovery_log(d->name, "resource", "released", " kind=%s seq=%lu object=0x%lx irq=%ld function=%s+0x%lx "
-		     "pass=%u%s", kind_names[r->kind], r->seq, (unsigned long)r->object,
-		     r->kind == RES_IRQ ? (long)r->key : -1L, r->function ? d->name : "none",
+	char irq[16] = "";
+
+	if (r->kind == RES_IRQ)
+		snprintf(irq, sizeof(irq), " irq=%lu", r->key);
+	recovery_log(d->name, "resource", "released", " kind=%s seq=%lu object=0x%lx%s function=%s+0x%lx pass=%u%s",
+		     kind_names[r->kind], r->seq, (unsigned long)r->object, irq, r->function ? d->name : "none",
 		     r->function ? r->function - d->text_start : 0, pass + 1, r->managed ? " managed=devres" : "");
 }
 
@@ -510,7 +516,7 @@ static void log_release(const struct domain *d, const struct held_resource *r, u
  */
 void resources_release(struct domain *d)
 {
-	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, lost, pass, i;
+	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, acquisitions, lost, pass, i;
 	struct held_resource *held;
 	struct held_resource *r;
 	unsigned long flags;
@@ -524,6 +530,7 @@ void resources_release(struct domain *d)
 	for (r = ledger; r < ledger + RESOURCES_MAX; r++)
 		if (r->in_use && r->domain == d)
 			held[nr++] = *r;
+	acquisitions = acquired[d - domains];
 	lost = unrecorded[d - domains];
 	spin_unlock_irqrestore(&state_lock, flags);
 	sort(held, nr, sizeof(*held), newest_first, NULL);
@@ -539,9 +546,9 @@ void resources_release(struct domain *d)
 			total++;
 		}
 	}
-	recovery_log(d->name, "resources", total ? "released" : "clean", " recorded=%u released=%u unrecorded=%u "
-		     "irq=%u timer=%u delayed_work=%u work=%u pci_driver=%u usb_driver=%u device_driver=%u netdev=%u "
-		     "snd_card=%u", nr, total, lost, released[RES_IRQ], released[RES_TIMER],
+	recovery_log(d->name, "resources", total ? "released" : "clean", " acquired=%u recorded=%u released=%u "
+		     "unrecorded=%u irq=%u timer=%u delayed_work=%u work=%u pci_driver=%u usb_driver=%u device_driver=%u "
+		     "netdev=%u snd_card=%u", acquisitions, nr, total, lost, released[RES_IRQ], released[RES_TIMER],
 		     released[RES_DELAYED_WORK], released[RES_WORK], released[RES_PCI_DRIVER],
 		     released[RES_USB_DRIVER], released[RES_DEVICE_DRIVER], released[RES_NETDEV],
 		     released[RES_SND_CARD]);

@@ -97,6 +97,31 @@ def test_named_drivers_enforced_without_false_positives(enforce_run):
         assert sum(int(x["allowed"]) for x in destroyed[m]) > 0, destroyed[m]
 
 
+# What each driver acquires that the agent's resource ledger records (guest-agent/agent_resources.c), at least:
+# e1000 its PCI driver, net_device, IRQ and 3 delayed works; snd_ens1370 its PCI driver, (devres) IRQ and card;
+# sd_mod its SCSI driver; usb_storage its USB driver and scan work; ata_piix its PCI driver (libata requests the
+# IRQ with its own handler); ne2k_pci its PCI driver and net_device (its IRQ only while the interface is up).
+ACQUIRED_AT_LEAST = {"e1000": 6, "snd_ens1370": 3, "sd_mod": 1, "usb_storage": 2, "ata_piix": 1, "ne2k_pci": 2}
+
+
+def test_healthy_drivers_leave_nothing_to_release(enforce_run):
+    """Unloaded after working, each driver's exit function released what it acquired: the ledger's summary at its
+    GOING says clean, nothing released."""
+    r, _, _ = enforce_run
+    console = [l for l in r.guest_log.splitlines() if not l.startswith("I: ")]
+    assert not [l for l in console if "step=resource " in l]
+    summaries = collections.defaultdict(list)
+    for line in console:
+        m = re.search(r"CHARIOT: recovery module=(\w+) step=resources result=(\w+) acquired=(\d+) recorded=\d+ "
+                      r"released=(\d+) unrecorded=(\d+)", line)
+        if m:
+            summaries[m.group(1)].append((m.group(2), int(m.group(3)), int(m.group(4)), int(m.group(5))))
+    assert sorted(m for m, xs in summaries.items() for _ in xs) == sorted(NO_FALSE_POSITIVES + (NE2K, NE2K))
+    for m, xs in summaries.items():
+        assert all(result == "clean" and released == 0 and lost == 0 for result, _, released, lost in xs), xs
+        assert max(acquired for _, acquired, _, _ in xs) >= ACQUIRED_AT_LEAST[m], (m, xs)
+
+
 def test_ne2k_reload_finds_its_ports_free(enforce_run):
     """Its net_device comes from 8390's __alloc_ei_netdev: denied writes to it once left dev->base_addr 0, so its
     remove released no I/O ports and the next load failed with them busy."""
