@@ -152,13 +152,15 @@ void resources_forget_domain(struct domain *d)
 
 /* ---- timers and works: recorded by the function they will call ---- */
 
-/* Records `object` for the domain whose text `function` is; the lock is taken only for such a function. */
+/* Records `object` for the domain whose text `function` is. The kernel's own timers and works are most of the calls:
+ * a first look without the lock (a domain being created or released meanwhile at worst makes it look twice) keeps
+ * them from taking it. */
 static void record_by_function(enum resource_kind kind, void *object, unsigned long function)
 {
 	struct domain *d;
 	unsigned long flags;
 
-	if (!READ_ONCE(nr_domains))
+	if (!READ_ONCE(nr_domains) || !domain_by_text(function))
 		return;
 	spin_lock_irqsave(&state_lock, flags);
 	d = domain_by_text(function);
