@@ -168,8 +168,11 @@ def test_recover_prints_every_step_on_the_console(recover):
                        recover.guest_log, re.M)
     assert [(step, result) for step, result, _ in steps] == [
         ("detect", "ok"), ("unload", "failed"), ("end", "failed"),  # pinned: in use
-        ("detect", "ok"), ("unload", "ok"), ("release", "ok"), ("isolate", "ok"), ("reload", "ok"), ("end", "ok"),
-        ("detect", "ok"), ("unload", "ok"), ("release", "ok"), ("reload", "skipped"), ("end", "ok"),
+        # the unload's GOING notification: the resource ledger's summary (the demo holds nothing), before rmmod ends
+        ("detect", "ok"), ("resources", "clean"), ("unload", "ok"), ("release", "ok"), ("isolate", "ok"),
+        ("reload", "ok"), ("end", "ok"),
+        ("detect", "ok"), ("resources", "clean"), ("unload", "ok"), ("release", "ok"), ("reload", "skipped"),
+        ("end", "ok"),
     ], steps
     ends = [rest for step, _, rest in steps if step == "end"]
     assert "recovery=failed" in ends[0] and "reason=in-use,refcount=1" in ends[0]
