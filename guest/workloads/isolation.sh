@@ -14,9 +14,10 @@
 #   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
 #            armed and loaded again, wild_call, then null_strscpy): the hypervisor aborts the demo's call (the /proc
 #            write fails with EIO), the agent recovers the demo
-#   leak     as recover: leak_timer arms a timer and a delayed work and requests an IRQ, then faults (EIO): the
-#            recovery's unload releases them (the agent's resource ledger); past their expiry none has run, no IRQ
-#            handler of the demo is left, the reloaded demo works and unloads isolated with nothing to release
+#   leak     as recover: leak_timer arms a timer and a delayed work, queues a work that queues itself again and
+#            requests an IRQ, then faults (EIO): the recovery's unload releases them (the agent's resource ledger);
+#            past their expiry none has run, no IRQ handler of the demo is left, the reloaded demo works and unloads
+#            isolated with nothing to release
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -339,7 +340,7 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     if fault leak_timer recovered; then
         say "W: chariot $line"
         expect_watch faults=1 recoveries=1
-        sleep 3 # the leaked timer and work were due 2 s after the command
+        sleep 3 # the leaked timer and delayed work were due 2 s after the command
         irqs=$(grep -c chariot_demo /proc/interrupts)
         say "W: after the expiry demo_irq_handlers=$irqs"
         [ "$irqs" -eq 0 ] || fail "an IRQ handler of the unloaded demo is left: $(grep chariot_demo /proc/interrupts)"

@@ -42,10 +42,12 @@
  *   null_strscpy  passes the NULL-based pointer to strscpy as its destination (the fault is in kernel code, on
  *                 the demo's behalf; gcc would inline a memset)
  *   leak_timer    arms a timer and a delayed work (both due in 2 s, their functions in the demo's text, each
- *                 printing `DEMO: leak_timer <what> ran`) and requests a shared legacy IRQ (the first of 7, 5, 10,
- *                 3 that it gets; the handler claims nothing), then faults as null_read does, before it records
- *                 them where its exit function would release them. Unprotected, the timer fires into freed module
- *                 memory after an unload; isolated, the agent's recovery releases all three at the unload.
+ *                 printing `DEMO: leak_timer <what> ran`), queues a work that queues itself again whenever it
+ *                 runs (so it is pending whenever another task runs) and requests a shared legacy IRQ (the first
+ *                 of 7, 5, 10, 3 that it gets; the handler claims nothing), then faults as null_read does, before
+ *                 it records them where its exit function would release them. Unprotected, the work runs in freed
+ *                 module memory at once after an unload and the timer 2 s later; isolated, the agent's recovery
+ *                 releases all four at the unload.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  */
 #include <linux/interrupt.h>
@@ -80,6 +82,7 @@ static bool pinned;
 /* leak_timer's: armed and never recorded for the exit function (the fault comes first) */
 static struct timer_list leak_timer;
 static struct delayed_work leak_dwork;
+static struct work_struct leak_work;
 static const unsigned int leak_irq_lines[] = { 7, 5, 10, 3 };
 static char last_result[64] = "cmd=none\n";
 
@@ -247,6 +250,11 @@ static void leak_work_fn(struct work_struct *work)
 	printk(KERN_WARNING "DEMO: leak_timer delayed_work ran\n");
 }
 
+static void leak_requeue_fn(struct work_struct *work)
+{
+	queue_work(system_wq, work);
+}
+
 static irqreturn_t leak_irq_handler(int irq, void *dev_id)
 {
 	return IRQ_NONE;
@@ -261,10 +269,12 @@ static int do_leak_timer(const char *cmd, bool *changed)
 	mod_timer(&leak_timer, jiffies + DEMO_LEAK_DELAY);
 	INIT_DELAYED_WORK(&leak_dwork, leak_work_fn);
 	schedule_delayed_work(&leak_dwork, DEMO_LEAK_DELAY);
+	INIT_WORK(&leak_work, leak_requeue_fn);
+	queue_work(system_wq, &leak_work);
 	for (i = 0; i < ARRAY_SIZE(leak_irq_lines) && irq < 0; i++)
 		if (!request_irq(leak_irq_lines[i], leak_irq_handler, IRQF_SHARED, "chariot_demo", &leak_timer))
 			irq = leak_irq_lines[i];
-	printk(KERN_WARNING "DEMO: %s timer=armed delayed_work=queued irq=%d due_ms=%u\n", cmd, irq,
+	printk(KERN_WARNING "DEMO: %s timer=armed delayed_work=queued work=requeuing irq=%d due_ms=%u\n", cmd, irq,
 	       jiffies_to_msecs(DEMO_LEAK_DELAY));
 	return do_null_read(cmd, changed);
 }

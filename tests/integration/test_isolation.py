@@ -279,8 +279,9 @@ def release_lines(log):
 
 
 def test_leaked_timer_work_and_irq_are_released_at_the_unload(leak):
-    """leak_timer arms a timer and a delayed work (due in 2 s) and requests an IRQ, all with functions in the demo's
-    text, then faults before its exit function could know of them: the recovery's unload (GOING) releases them,
+    """leak_timer arms a timer and a delayed work (due in 2 s), queues a work that queues itself again and requests an
+    IRQ, all with functions in the demo's text, then faults before its exit function could know of them: the
+    recovery's unload (GOING) releases them,
     newest first, so after their expiry nothing of the freed demo runs, no handler of it is left, the kernel does not
     oops, and the reloaded demo works and unloads with nothing to release."""
     log = leak.guest_log
@@ -294,7 +295,7 @@ def test_leaked_timer_work_and_irq_are_released_at_the_unload(leak):
         "W: rmmod chariot_demo ok",
         "W: release chariot_demo ok",
     ])
-    armed = re.search(r"DEMO: leak_timer timer=armed delayed_work=queued irq=(-?\d+)", log)
+    armed = re.search(r"DEMO: leak_timer timer=armed delayed_work=queued work=requeuing irq=(-?\d+)", log)
     assert armed, log[-3000:]
     irq = armed.group(1)
     assert "leak_timer timer ran" not in log and "leak_timer delayed_work ran" not in log
@@ -302,19 +303,21 @@ def test_leaked_timer_work_and_irq_are_released_at_the_unload(leak):
         assert bad not in log, bad
     lines = release_lines(log)
     released = [l for l in lines if l["step"] == "resource"]
-    # newest first: the IRQ (requested last), the delayed work (queued after the timer was armed), the timer
-    expected = (["irq"] if irq != "-1" else []) + ["delayed_work", "timer"]
+    # newest first: the work (it queued itself again until the unload), the IRQ (requested last), the delayed work
+    # (queued after the timer was armed), the timer
+    expected = ["work"] + (["irq"] if irq != "-1" else []) + ["delayed_work", "timer"]
     assert [l["kind"] for l in released] == expected, lines
     assert all(l["module"] == "chariot_demo" and l["result"] == "released" and l["function"].startswith(
         "chariot_demo+0x") for l in released), released
     if irq != "-1":
-        assert released[0]["irq"] == irq
+        assert released[1]["irq"] == irq
     seqs = [int(l["seq"]) for l in released]
     assert seqs == sorted(seqs, reverse=True), seqs
     summaries = [l for l in lines if l["step"] == "resources"]
     # the faulty load, then the reloaded demo's healthy unload
     assert [(s["result"], s["released"]) for s in summaries] == [("released", str(len(expected))), ("clean", "0")]
-    assert summaries[0]["timer"] == "1" and summaries[0]["delayed_work"] == "1"
+    assert summaries[0]["timer"] == summaries[0]["delayed_work"] == summaries[0]["work"] == "1"
     assert summaries[0]["irq"] == ("1" if irq != "-1" else "0")
     assert summaries[1]["recorded"] == "0"
     assert leak.status == "hv_shutdown" and leak.shutdown_reason == "guest powered off"
+    assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
