@@ -503,13 +503,14 @@ static int newest_first(const void *a, const void *b)
 /* Where a function is, as the hypervisor's log says it: <module>+0x<offset in its text>. */
 static void log_release(const struct domain *d, const struct held_resource *r, unsigned int pass)
 {
-	char irq[16] = "";
+	char irq[16] = "", function[CHARIOT_DOMAIN_NAME_MAX + 32] = "";
 
 	if (r->kind == RES_IRQ)
 		snprintf(irq, sizeof(irq), " irq=%lu", r->key);
-	recovery_log(d->name, "resource", "released", " kind=%s seq=%lu object=0x%lx%s function=%s+0x%lx pass=%u%s",
-		     kind_names[r->kind], r->seq, (unsigned long)r->object, irq, r->function ? d->name : "none",
-		     r->function ? r->function - d->text_start : 0, pass + 1, r->managed ? " managed=devres" : "");
+	if (r->function)
+		snprintf(function, sizeof(function), " function=%s+0x%lx", d->name, r->function - d->text_start);
+	recovery_log(d->name, "resource", "released", " kind=%s seq=%lu object=0x%lx%s%s pass=%u%s", kind_names[r->kind],
+		     r->seq, (unsigned long)r->object, irq, function, pass + 1, r->managed ? " managed=devres" : "");
 }
 
 /*

@@ -17,7 +17,8 @@
 #   leak     as recover: leak_timer arms a timer and a delayed work, queues a work that queues itself again and
 #            requests an IRQ, then faults (EIO): the recovery's unload releases them (the agent's resource ledger);
 #            past their expiry none has run, no IRQ handler of the demo is left, the reloaded demo works and unloads
-#            isolated with nothing to release
+#            isolated with nothing to release; loaded again (still armed), leak_driver registers a PCI driver and a
+#            net_device, then faults: the unload unregisters both (persistent: not reloaded)
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -160,7 +161,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call | spin | null_strscpy | leak_timer)
+        null_read | wild_call | spin | null_strscpy | leak_timer | leak_driver)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -348,6 +349,14 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             say "W: chariot_demo reloaded"
             run_demo legal yes
             unload chariot_demo # isolated, healthy: its exit function released everything
+            # still armed: isolated at load again; a fault after the reload is persistent
+            if out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1) && fault leak_driver persistent; then
+                registered=$(ls /sys/bus/pci/drivers /sys/class/net | grep -c '^chariot_demo$\|^demo')
+                say "W: after leak_driver registered=$registered"
+                [ "$registered" -eq 0 ] || fail "the unloaded demo's driver or net_device is left registered"
+            else
+                fail "insmod chariot_demo and leak_driver: $out"
+            fi
         else
             fail "state=recovered but chariot_demo is not loaded"
         fi

@@ -34,7 +34,7 @@
  * two that write nothing themselves:
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
- * and five that crash or hang an unprotected kernel:
+ * and six that crash or hang an unprotected kernel:
  *   null_read     reads through a NULL-based pointer (address 0x40), interrupts off and preemption disabled, as a
  *                 driver holding a spinlock would be (an oops in the writing task)
  *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way
@@ -48,11 +48,17 @@
  *                 it records them where its exit function would release them. Unprotected, the work runs in freed
  *                 module memory at once after an unload and the timer 2 s later; isolated, the agent's recovery
  *                 releases all four at the unload.
+ *   leak_driver   registers a PCI driver (`chariot_demo`, matching no device) and a net_device (`demo%d`, its
+ *                 transmit function the demo's), then faults as null_read does. Unprotected, both stay registered
+ *                 with their driver struct and ops in freed module memory; isolated, the unload unregisters them.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  */
+#include <linux/etherdevice.h>
 #include <linux/interrupt.h>
 #include <linux/irqflags.h>
 #include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/pci.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -84,6 +90,9 @@ static struct timer_list leak_timer;
 static struct delayed_work leak_dwork;
 static struct work_struct leak_work;
 static const unsigned int leak_irq_lines[] = { 7, 5, 10, 3 };
+/* leak_driver's */
+static const struct pci_device_id leak_pci_ids[] = { {} }; /* matches no device */
+static struct pci_driver leak_pci_driver = { .name = "chariot_demo", .id_table = leak_pci_ids };
 static char last_result[64] = "cmd=none\n";
 
 static void report(const char *cmd, const char *what, const void *target, u64 before, u64 after)
@@ -279,6 +288,29 @@ static int do_leak_timer(const char *cmd, bool *changed)
 	return do_null_read(cmd, changed);
 }
 
+static netdev_tx_t leak_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	dev_kfree_skb_any(skb);
+	return NETDEV_TX_OK;
+}
+
+static const struct net_device_ops leak_netdev_ops = { .ndo_start_xmit = leak_xmit };
+
+static int do_leak_driver(const char *cmd, bool *changed)
+{
+	struct net_device *dev = alloc_netdev(0, "demo%d", NET_NAME_UNKNOWN, ether_setup);
+	int pci_err = pci_register_driver(&leak_pci_driver), net_err = -ENOMEM;
+
+	if (dev) {
+		dev->netdev_ops = &leak_netdev_ops;
+		eth_hw_addr_random(dev);
+		net_err = register_netdev(dev);
+	}
+	printk(KERN_WARNING "DEMO: %s pci_driver=%d netdev=%s err=%d\n", cmd, pci_err, dev ? dev->name : "none",
+	       net_err);
+	return do_null_read(cmd, changed);
+}
+
 static int do_spin(const char *cmd, bool *changed)
 {
 	printk(KERN_WARNING "DEMO: %s\n", cmd);
@@ -323,6 +355,7 @@ static const struct demo_command {
 	{ "spin", do_spin },
 	{ "null_strscpy", do_null_strscpy },
 	{ "leak_timer", do_leak_timer },
+	{ "leak_driver", do_leak_driver },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
 };

@@ -278,12 +278,12 @@ def release_lines(log):
             if not line.startswith("I: ") and re.search(r"CHARIOT: recovery .*step=resources? ", line)]
 
 
-def test_leaked_timer_work_and_irq_are_released_at_the_unload(leak):
+def test_leaked_resources_are_released_at_the_unload(leak):
     """leak_timer arms a timer and a delayed work (due in 2 s), queues a work that queues itself again and requests an
     IRQ, all with functions in the demo's text, then faults before its exit function could know of them: the
-    recovery's unload (GOING) releases them,
-    newest first, so after their expiry nothing of the freed demo runs, no handler of it is left, the kernel does not
-    oops, and the reloaded demo works and unloads with nothing to release."""
+    recovery's unload (GOING) releases them, newest first, so after their expiry nothing of the freed demo runs, no
+    handler of it is left, the kernel does not oops, and the reloaded demo works and unloads with nothing to release.
+    Loaded again, leak_driver registers a PCI driver and a net_device and faults: the unload unregisters both."""
     log = leak.guest_log
     assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
     in_order(w_lines(log), [
@@ -293,31 +293,37 @@ def test_leaked_timer_work_and_irq_are_released_at_the_unload(leak):
         "W: chariot_demo reloaded",
         "W: demo legal changed=yes",
         "W: rmmod chariot_demo ok",
+        "W: demo leak_driver aborted with EIO",
+        "W: after leak_driver registered=0",
         "W: release chariot_demo ok",
     ])
     armed = re.search(r"DEMO: leak_timer timer=armed delayed_work=queued work=requeuing irq=(-?\d+)", log)
     assert armed, log[-3000:]
     irq = armed.group(1)
+    assert re.search(r"DEMO: leak_driver pci_driver=0 netdev=demo\d+ err=0", log), log[-3000:]
     assert "leak_timer timer ran" not in log and "leak_timer delayed_work ran" not in log
     for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:", "general protection", "Trying to free"):
         assert bad not in log, bad
     lines = release_lines(log)
     released = [l for l in lines if l["step"] == "resource"]
     # newest first: the work (it queued itself again until the unload), the IRQ (requested last), the delayed work
-    # (queued after the timer was armed), the timer
-    expected = ["work"] + (["irq"] if irq != "-1" else []) + ["delayed_work", "timer"]
-    assert [l["kind"] for l in released] == expected, lines
-    assert all(l["module"] == "chariot_demo" and l["result"] == "released" and l["function"].startswith(
-        "chariot_demo+0x") for l in released), released
+    # (queued after the timer was armed), the timer; then the net_device, registered after the PCI driver
+    timer_kinds = ["work"] + (["irq"] if irq != "-1" else []) + ["delayed_work", "timer"]
+    assert [l["kind"] for l in released] == timer_kinds + ["netdev", "pci_driver"], lines
+    assert all(l["module"] == "chariot_demo" and l["result"] == "released" for l in released), released
+    assert all(l["function"].startswith("chariot_demo+0x") for l in released[:len(timer_kinds)]), released
     if irq != "-1":
         assert released[1]["irq"] == irq
-    seqs = [int(l["seq"]) for l in released]
-    assert seqs == sorted(seqs, reverse=True), seqs
+    for first, last in ((0, len(timer_kinds)), (len(timer_kinds), len(released))):
+        seqs = [int(l["seq"]) for l in released[first:last]]
+        assert seqs == sorted(seqs, reverse=True), seqs
     summaries = [l for l in lines if l["step"] == "resources"]
-    # the faulty load, then the reloaded demo's healthy unload
-    assert [(s["result"], s["released"]) for s in summaries] == [("released", str(len(expected))), ("clean", "0")]
+    # the faulty load, the reloaded demo's healthy unload, the faulty load after it
+    assert [(s["result"], s["released"]) for s in summaries] == [
+        ("released", str(len(timer_kinds))), ("clean", "0"), ("released", "2")], summaries
     assert summaries[0]["timer"] == summaries[0]["delayed_work"] == summaries[0]["work"] == "1"
     assert summaries[0]["irq"] == ("1" if irq != "-1" else "0")
     assert summaries[1]["recorded"] == "0"
+    assert summaries[2]["pci_driver"] == summaries[2]["netdev"] == "1"
     assert leak.status == "hv_shutdown" and leak.shutdown_reason == "guest powered off"
     assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
