@@ -2,7 +2,7 @@
 /*
  * What the parts of chariot_agent share. agent_main.c: load/unload, /proc/chariot, the module records ("watches")
  * and their domains, the module notifier; agent_heap.c: the heap probes; agent_recovery.c: the violation
- * notification and the recovery of a faulty module.
+ * notification and the recovery of a faulty module; agent_unwind.c: the locks an aborted driver call held.
  */
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
@@ -167,6 +167,9 @@ void grant_domain_globals(struct domain *d);
 void heap_forget_domain(struct domain *d);
 /* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */
 void heap_adopt_netdevs(struct domain *d);
+
+/* agent_unwind.c: registers the lock functions with the hypervisor; returns the landing of aborted calls. */
+unsigned long unwind_start(unsigned long (*lookup)(const char *name));
 
 /* agent_recovery.c */
 int notify_start(unsigned long (*lookup)(const char *name));

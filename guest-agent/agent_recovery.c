@@ -405,19 +405,17 @@ static void violation_work_fn(struct work_struct *work)
 /* The hypervisor aborts the call of a driver that faults or hangs and restores the caller's preempt counter: tell
  * it where that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at, and how fast the
  * TSC runs. */
-static void recovery_setup(void)
+static unsigned long preempt_count_offset;
+
+static long recovery_setup(unsigned long landing)
 {
-	unsigned long gs_base, offset;
-	long status;
+	unsigned long gs_base;
 
 	preempt_disable();
 	rdmsrl(MSR_GS_BASE, gs_base);
-	offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
+	preempt_count_offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
 	preempt_enable();
-	status = hypercall(CHARIOT_HC_RECOVERY_SETUP, offset, tsc_khz, 0, 0, NULL, NULL);
-	if (status)
-		pr_warn("recovery setup refused (%s): aborted driver calls keep the preempt counter, hangs are not "
-			"detected\n", chariot_status_name(status));
+	return hypercall(CHARIOT_HC_RECOVERY_SETUP, preempt_count_offset, tsc_khz, landing, 0, NULL, NULL);
 }
 
 int notify_start(unsigned long (*lookup)(const char *name))
@@ -447,13 +445,17 @@ int notify_start(unsigned long (*lookup)(const char *name))
 		return chariot_status_errno(status);
 	}
 	pr_info("violation notifications on vector 0x%x\n", NOTIFY_VECTOR);
-	recovery_setup();
+	status = recovery_setup(unwind_start(lookup));
+	if (status)
+		pr_warn("recovery setup refused (%s): aborted driver calls keep the preempt counter and their locks, "
+			"hangs are not detected\n", chariot_status_name(status));
 	return 0;
 }
 
 void notify_stop(void)
 {
 	hypercall(CHARIOT_HC_SET_NOTIFY, 0, 0, 0, 0, NULL, NULL);
+	recovery_setup(0); /* the landing goes with the agent's code: aborted calls return directly */
 	if (cmpxchg(platform_ipi_callback, violation_interrupt, NULL) != violation_interrupt)
 		pr_warn("x86_platform_ipi_callback was changed by someone else: left as it is\n");
 	synchronize_rcu(); /* a notification interrupt that read the pointer has returned */
