@@ -31,6 +31,7 @@ struct domain {
 	/* Its init text while its init runs (isolated from load): allocations made there are the driver's. The
 	 * hypervisor knows only the core text: init code runs as trusted kernel code. */
 	unsigned long init_start, init_end;
+	bool loading; /* isolated at load and its init has not finished: if it goes now, its load failed */
 	bool audit;
 	unsigned int intervals; /* authorization intervals the agent added and has not removed */
 	struct watch *watch;
@@ -60,7 +61,8 @@ struct watch {
 	unsigned int faults;     /* faults recovery handled */
 	unsigned int recoveries; /* reloads after a fault that brought it back isolated */
 	bool recovery_queued;
-	char reason[WATCH_REASON_MAX]; /* why recovery failed */
+	bool went_loaded; /* its last domain went with a module that had finished loading (an unload, not a failed load) */
+	char reason[WATCH_REASON_MAX]; /* why recovery failed, or how it ended without a reload */
 };
 
 /* agent_lock serializes commands, domain and watch changes, the notifier and recovery decisions (process context,
@@ -175,5 +177,8 @@ unsigned long unwind_start(unsigned long (*lookup)(const char *name));
 int notify_start(unsigned long (*lookup)(const char *name));
 /* Stops the notifications and waits for the drain and recoveries under way (agent_lock not held). */
 void notify_stop(void);
+/* Counts the violations not reported yet, as the notification would, and has the recoveries they start run: for a
+ * module going away, whose domain must not go with a violation unnoticed (agent_lock held). */
+void drain_violations_now(void);
 
 #endif

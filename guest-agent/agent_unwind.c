@@ -143,7 +143,8 @@ static noinline long abort_landing(unsigned long abort_id, long result)
 {
 	unsigned long caller = (unsigned long)__builtin_return_address(0), lock_class, lock;
 
-	while (!hypercall(CHARIOT_HC_ABORT_LOCK_NEXT, abort_id, 0, 0, 0, &lock_class, &lock))
+	/* chariot_vmcall: its -HV_ENOENT, the end of the list, is no failure to log */
+	while (!chariot_vmcall(CHARIOT_HC_ABORT_LOCK_NEXT, abort_id, 0, 0, 0, &lock_class, &lock))
 		release_lock(abort_id, lock_class, (void *)lock);
 	if (in_task() && (current->flags & PF_KTHREAD) && caller >= kthread_start && caller < kthread_end)
 		park_aborted_thread(abort_id, result);

@@ -44,6 +44,12 @@ enum chariot_hypercall {
     CHARIOT_HC_ABORT_LOCK_NEXT = 12, /* RBX = abort id (the landing's first argument). out: RBX = class, RCX = the
                                       * lock, the newest the aborted call still held (forgotten from now on);
                                       * -HV_ENOENT when none is left */
+    CHARIOT_HC_EXCEPTION_TABLE = 13, /* RBX = code start, RCX = code end (exclusive), RDX = the exception table that
+                                      * covers it (Linux x86-64: sorted entries of three 32-bit offsets, the first
+                                      * the instruction's, relative to itself), RSI = its entries (0: none). A #PF
+                                      * at a user address in that code, on a driver's behalf, at an instruction the
+                                      * table does not list is the driver's fault. A domain's code forgets its
+                                      * table when the domain goes */
     CHARIOT_HC_COUNT
 };
 

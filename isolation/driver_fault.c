@@ -23,6 +23,7 @@
 #include "isolation/call_frames.h"
 #include "isolation/call_locks.h"
 #include "isolation/domain_internal.h"
+#include "isolation/exception_tables.h"
 
 #define ABORTED_CALL_RESULT ((uint64_t)-5) /* -EIO */
 #define USER_NULL_PAGES_END 0x10000ull     /* below Linux's mmap_min_addr: never mapped, a NULL-based pointer */
@@ -150,17 +151,26 @@ void driver_fault_forget_domain(const struct domain *d)
 {
     call_frames_forget_domain(d->id);
     call_locks_forget_domain(d->id);
+    exception_tables_forget(d->code_start); /* its module's table goes with its code */
 }
 
 uint32_t driver_fault_exception_bitmap(void) { return DRIVER_EXCEPTIONS; }
 
-/* Which exceptions in code running for a driver are the driver's fault. User addresses above the NULL pages may be
- * legitimate (user accesses with exception-table fixups): the guest decides those. UD2 is WARN()/BUG(): the guest
- * reports those itself; an invalid opcode in kernel code is not the driver's. */
+static bool read_guest_s32(void *ctx, uint64_t address, int32_t *value)
+{
+    uint32_t error_code;
+    return guest_linear_read(ctx, address, value, sizeof(*value), 0, &error_code) == HV_OK;
+}
+
+/* Which exceptions in code running for a driver are the driver's fault. A user address above the NULL pages is
+ * legitimate at an instruction an exception table lists (get_user, copy_from_user: the guest handles it), a bad
+ * pointer elsewhere; where no table is known the guest decides. UD2 is WARN()/BUG(): the guest reports those
+ * itself; an invalid opcode in kernel code is not the driver's. */
 static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address, bool kernel_code)
 {
     if (vector == X86_EXC_PF)
-        return (error_code & PF_ERR_FETCH) || address >= KERNEL_HALF_START || address < USER_NULL_PAGES_END;
+        return (error_code & PF_ERR_FETCH) || address >= KERNEL_HALF_START || address < USER_NULL_PAGES_END ||
+               exception_tables_lookup(vmread(VMCS_GUEST_RIP), read_guest_s32, v) == EXCEPTION_ENTRY_NONE;
     if (vector == X86_EXC_UD) {
         if (kernel_code)
             return false;
@@ -317,6 +327,16 @@ long hc_lock_function(struct vcpu *v, struct hypercall_args *a)
     if (a->arg[0] < KERNEL_HALF_START || domain_of_code(a->arg[0]))
         return -HV_EINVAL;
     return call_locks_register(a->arg[0], a->arg[1], a->arg[2]);
+}
+
+long hc_exception_table(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    long status = exception_tables_register(a->arg[0], a->arg[1], a->arg[2], a->arg[3]);
+    if (status == HV_OK)
+        LOG_INFO("isolation.exception_table", "code=0x%lx-0x%lx table=0x%lx entries=%lu", a->arg[0], a->arg[1],
+                 a->arg[2], a->arg[3]);
+    return status;
 }
 
 long hc_abort_lock_next(struct vcpu *v, struct hypercall_args *a)

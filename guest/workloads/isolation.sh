@@ -13,7 +13,7 @@
 #            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
 #   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
 #            armed and loaded again, wild_call holding rtnl_lock, then null_strscpy; loaded a third time,
-#            thread_null): the hypervisor aborts the demo's call (the /proc write fails with EIO; the thread waits
+#            thread_null, then user_write): the hypervisor aborts the demo's call (the /proc write fails with EIO; the thread waits
 #            to be stopped) and releases the locks it held, the agent recovers the demo
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
@@ -157,7 +157,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call | spin | null_strscpy)
+        null_read | wild_call | spin | null_strscpy | user_write)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -306,6 +306,10 @@ if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             say "W: chariot $line"
             expect_watch faults=1 recoveries=1
             run_demo legal yes
+            if fault user_write persistent; then
+                say "W: chariot $line"
+                expect_watch domain=none faults=2 recoveries=1
+            fi
         fi
     else
         fail "isolate-on-load and insmod chariot_demo a third time: $out"

@@ -39,6 +39,8 @@
  *                 driver holding a spinlock would be (an oops in the writing task)
  *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way, holding
  *                 rtnl_lock as a driver changing its net_device does (the oops leaves it held: `ip link` hangs)
+ *   user_write    writes through a pointer into unmapped user memory (0x1000000000), at an instruction that, unlike
+ *                 copy_to_user's, no exception table lists (the kernel oopses: "unable to handle page fault")
  *   thread_null   starts a kernel thread whose function reads through the NULL-based pointer; the exit function
  *                 stops it (kthread_stop), as usb-storage stops its control thread
  *   spin          loops forever in its own code, interrupts on (one CPU, no preemption: user space never runs)
@@ -72,6 +74,7 @@ static u64 demo_static = 0x0123456789abcdefULL;
 /* volatile: the compiler must not see the NULL-based pointer and the bad function pointer coming */
 static u64 *volatile demo_null_pointer = (u64 *)0x40;
 static void (*volatile demo_wild_function)(void) = (void (*)(void))0x700000000ULL;
+static u64 *volatile demo_user_pointer = (u64 *)0x1000000000ULL;
 static struct kmem_cache *demo_cache;
 static u64 *init_object, *probe_object; /* allocated at load: by demo_init, by demo_probe */
 static bool pinned;
@@ -228,6 +231,14 @@ static int do_wild_call(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int do_user_write(const char *cmd, bool *changed)
+{
+	printk(KERN_WARNING "DEMO: %s address=0x%lx\n", cmd, (unsigned long)demo_user_pointer);
+	WRITE_ONCE(*demo_user_pointer, DEMO_FLIP_U64);
+	*changed = true;
+	return 0;
+}
+
 static int demo_thread_fn(void *unused)
 {
 	u64 value;
@@ -304,6 +315,7 @@ static const struct demo_command {
 	{ "wild_call", do_wild_call },
 	{ "spin", do_spin },
 	{ "null_strscpy", do_null_strscpy },
+	{ "user_write", do_user_write },
 	{ "thread_null", do_thread_null },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
