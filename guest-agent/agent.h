@@ -2,8 +2,9 @@
 /*
  * What the parts of chariot_agent share. agent_main.c: load/unload, /proc/chariot, the module records ("watches")
  * and their domains, the module notifier; agent_heap.c: the heap probes; agent_recovery.c: the violation
- * notification and the recovery of a faulty module; agent_resources.c: the ledger of the IRQs, timers, works and
- * registrations a driver holds, released when its module goes.
+ * notification and the recovery of a faulty module; agent_unwind.c: the locks an aborted driver call held;
+ * agent_resources.c: the ledger of the IRQs, timers, works and registrations a driver holds, released when its
+ * module goes.
  */
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
@@ -32,6 +33,7 @@ struct domain {
 	/* Its init text while its init runs (isolated from load): allocations made there are the driver's. The
 	 * hypervisor knows only the core text: init code runs as trusted kernel code. */
 	unsigned long init_start, init_end;
+	bool loading; /* isolated at load and its init has not finished: if it goes now, its load failed */
 	bool audit;
 	unsigned int intervals; /* authorization intervals the agent added and has not removed */
 	struct watch *watch;
@@ -61,7 +63,8 @@ struct watch {
 	unsigned int faults;     /* faults recovery handled */
 	unsigned int recoveries; /* reloads after a fault that brought it back isolated */
 	bool recovery_queued;
-	char reason[WATCH_REASON_MAX]; /* why recovery failed */
+	bool went_loaded; /* its last domain went with a module that had finished loading (an unload, not a failed load) */
+	char reason[WATCH_REASON_MAX]; /* why recovery failed, or how it ended without a reload */
 };
 
 /* agent_lock serializes commands, domain and watch changes, the notifier and recovery decisions (process context,
@@ -169,6 +172,9 @@ void heap_forget_domain(struct domain *d);
 /* A module isolated late: authorizes the net_devices it registered before (agent_lock held, not state_lock). */
 void heap_adopt_netdevs(struct domain *d);
 
+/* agent_unwind.c: registers the lock functions with the hypervisor; returns the landing of aborted calls. */
+unsigned long unwind_start(unsigned long (*lookup)(const char *name));
+
 /* agent_resources.c: what a domain holds besides memory, in acquisition order. */
 extern struct probe_set resource_probes;
 void resources_init(unsigned long (*lookup)(const char *name));
@@ -180,5 +186,8 @@ void resources_release(struct domain *d);
 int notify_start(unsigned long (*lookup)(const char *name));
 /* Stops the notifications and waits for the drain and recoveries under way (agent_lock not held). */
 void notify_stop(void);
+/* Counts the violations not reported yet, as the notification would, and has the recoveries they start run: for a
+ * module going away, whose domain must not go with a violation unnoticed (agent_lock held). */
+void drain_violations_now(void);
 
 #endif

@@ -149,6 +149,10 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 	/* Its init code runs while it loads: checked like the rest of its code until the module is live. */
 	if (!status && init_end > init_start)
 		status = hypercall(CHARIOT_HC_DOMAIN_INIT_CODE, id, init_start, init_end - init_start, 0, NULL, NULL);
+	/* What tells its user-memory accesses from bad pointers (the hypervisor forgets it with the domain) */
+	if (!status)
+		status = hypercall(CHARIOT_HC_EXCEPTION_TABLE, text_start, text_end, (unsigned long)mod->extable,
+				   mod->num_exentries, NULL, NULL);
 	if (status) {
 		hypercall(CHARIOT_HC_DOMAIN_DESTROY, id, 0, 0, 0, NULL, NULL);
 		return chariot_status_errno(status);
@@ -161,6 +165,7 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 	d->text_end = text_end;
 	d->init_start = init_start;
 	d->init_end = init_end;
+	d->loading = coming;
 	d->audit = w->audit;
 	d->intervals = data_end > data_start;
 	d->watch = w;
@@ -234,7 +239,10 @@ static void module_live(struct module *mod)
 
 	spin_lock_irqsave(&state_lock, flags);
 	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++) {
-		if (d->in_use && d->mod == mod && d->init_end) {
+		if (!d->in_use || d->mod != mod)
+			continue;
+		d->loading = false;
+		if (d->init_end) {
 			d->init_start = d->init_end = 0;
 			id = d->hv_id;
 		}
@@ -249,17 +257,21 @@ static void module_live(struct module *mod)
 }
 
 /* An isolated module is unloading (its exit function has run, still isolated; or its load failed): its domain goes
- * with it. Its watch stays while it is armed, being recovered, or has faults to remember. */
+ * with it, once the violations it made meanwhile (a fault in its exit function or its init) are counted. Its watch
+ * stays while it is armed, being recovered, or has faults to remember. */
 static void module_going(struct module *mod)
 {
 	struct domain *d;
 	struct watch *w;
 
 	mutex_lock(&agent_lock);
+	drain_violations_now();
 	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++) {
 		if (!d->in_use || d->mod != mod)
 			continue;
 		w = d->watch;
+		if (w)
+			w->went_loaded = !d->loading;
 		resources_release(d);
 		release_domain(d);
 		if (!w || w->state == WATCH_RECOVERING)

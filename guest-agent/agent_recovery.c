@@ -14,7 +14,10 @@
  * detect: the watch is marked recovering (its domain stays and keeps skipping illegal writes).
  * unload: refused while the module is in use (refcount, modules using it) or not live; else `/sbin/rmmod <m>` as a
  *   usermode helper runs its own exit function (`rmmod -f` when it has none). The GOING notification releases its
- *   domain (DOMAIN_DESTROY) after the exit function ran, still isolated.
+ *   domain (DOMAIN_DESTROY) after the exit function ran, still isolated. A module already gone is skipped: its
+ *   load failed (the fault was in its init or a probe it ran), or it faulted in its exit function while someone
+ *   else unloaded it (the GOING notification counts that fault first); the latter is not reloaded (state
+ *   unloaded, reason=fault-at-unload): it was going away.
  * release: checks the domain is gone (releases it if the unload left it).
  * reload (reload=1, first fault only): the watch is armed for isolation at load and `/sbin/insmod
  *   /lib/chariot/<m>.ko` (or `/sbin/modprobe <m>` when there is no such file) loads it again; the COMING
@@ -28,6 +31,7 @@
 #include <asm/msr.h>
 #include <asm/tsc.h>
 #include <linux/delay.h>
+#include <linux/extable.h>
 #include <linux/ioport.h>
 #include <linux/namei.h>
 #include <linux/percpu.h>
@@ -49,8 +53,10 @@
 
 static void (**platform_ipi_callback)(void);
 static struct workqueue_struct *recovery_wq;
+static bool notifying; /* agent_lock: between notify_start and notify_stop, recovery_wq takes work */
 static void violation_work_fn(struct work_struct *work);
 static DECLARE_WORK(violation_work, violation_work_fn);
+#define UNLOAD_GONE 1 /* unload(): the module was not loaded */
 
 /* Hard-interrupt context (sysvec_x86_platform_ipi, after the APIC EOI): only queue the work. */
 static void violation_interrupt(void)
@@ -266,7 +272,7 @@ static int unload(const char *name, char *reason)
 
 	if (!mod) {
 		recovery_log(name, "unload", "skipped", " reason=not-loaded");
-		return 0;
+		return UNLOAD_GONE;
 	}
 	if (!live)
 		snprintf(reason, WATCH_REASON_MAX, "not-live");
@@ -348,6 +354,7 @@ static void recover(struct watch *w)
 	char name[CHARIOT_DOMAIN_NAME_MAX], reason[WATCH_REASON_MAX] = "";
 	unsigned long hv_id = 0;
 	struct domain *d;
+	int unloaded;
 
 	mutex_lock(&agent_lock);
 	strscpy(name, w->name, sizeof(name));
@@ -355,7 +362,8 @@ static void recover(struct watch *w)
 		hv_id = w->domain->hv_id;
 	mutex_unlock(&agent_lock);
 
-	if (unload(name, reason)) {
+	unloaded = unload(name, reason);
+	if (unloaded < 0) {
 		finish(w, name, WATCH_FAILED, reason);
 		return;
 	}
@@ -366,6 +374,10 @@ static void recover(struct watch *w)
 	mutex_unlock(&agent_lock);
 	recovery_log(name, "release", "ok", " domain=%lu by=%s", hv_id, d ? "recovery" : "unload-notifier");
 
+	if (unloaded == UNLOAD_GONE && w->went_loaded) {
+		finish(w, name, WATCH_UNLOADED, "fault-at-unload");
+		return;
+	}
 	if (!w->reload) {
 		finish(w, name, WATCH_UNLOADED, reason);
 		return;
@@ -379,25 +391,49 @@ static void recover(struct watch *w)
 	finish(w, name, reload(w, name, reason) ? WATCH_FAILED : WATCH_RECOVERED, reason);
 }
 
-static void violation_work_fn(struct work_struct *work)
+/* agent_lock held; false when cut short (the rest waits for the next round) */
+static bool drain_violations(void)
 {
 	unsigned long hv_id, count;
-	struct watch *w;
 	int answers;
 
-	mutex_lock(&agent_lock);
 	for (answers = 0; answers < DRAIN_MAX; answers++) {
 		if (hypercall(CHARIOT_HC_VIOLATION_NEXT, 0, 0, 0, 0, &hv_id, &count) || !hv_id)
 			break;
 		note_violations(hv_id, count);
 	}
-	mutex_unlock(&agent_lock);
-	if (answers == DRAIN_MAX) {
-		pr_warn_ratelimited("violation drain: %d answers in a row, the rest in the next round\n", DRAIN_MAX);
+	if (answers < DRAIN_MAX)
+		return true;
+	pr_warn_ratelimited("violation drain: %d answers in a row, the rest in the next round\n", DRAIN_MAX);
+	return false;
+}
+
+void drain_violations_now(void)
+{
+	bool complete, queued = false;
+	struct watch *w;
+
+	if (!notifying)
+		return;
+	complete = drain_violations();
+	for (w = watches; w < watches + WATCHES_MAX; w++)
+		queued |= w->in_use && w->recovery_queued;
+	if (!complete || queued)
 		queue_work(recovery_wq, &violation_work);
-	}
+}
+
+static void violation_work_fn(struct work_struct *work)
+{
+	struct watch *w;
+	bool complete;
+
+	mutex_lock(&agent_lock);
+	complete = drain_violations();
+	mutex_unlock(&agent_lock);
 	while ((w = next_queued_recovery()))
 		recover(w);
+	if (!complete)
+		queue_work(recovery_wq, &violation_work);
 }
 
 /* ---- start / stop ---- */
@@ -405,19 +441,31 @@ static void violation_work_fn(struct work_struct *work)
 /* The hypervisor aborts the call of a driver that faults or hangs and restores the caller's preempt counter: tell
  * it where that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at, and how fast the
  * TSC runs. */
-static void recovery_setup(void)
+static unsigned long preempt_count_offset;
+
+/* The kernel's own exception table, for the user accesses of kernel code a driver calls (copy_to_user, ...): the
+ * hypervisor takes a user-address fault in kernel code elsewhere, on a driver's behalf, as the driver's. */
+static void kernel_exception_table(unsigned long (*lookup)(const char *name))
 {
-	unsigned long gs_base, offset;
-	long status;
+	unsigned long text = lookup("_stext"), text_end = lookup("_etext");
+	unsigned long table = lookup("__start___ex_table"), table_end = lookup("__stop___ex_table");
+
+	if (!text || text_end <= text || !table || table_end <= table ||
+	    hypercall(CHARIOT_HC_EXCEPTION_TABLE, text, text_end, table,
+		      (table_end - table) / sizeof(struct exception_table_entry), NULL, NULL))
+		pr_warn("the kernel's exception table is unknown to the hypervisor: user-address faults in kernel "
+			"code stay the guest's\n");
+}
+
+static long recovery_setup(unsigned long landing)
+{
+	unsigned long gs_base;
 
 	preempt_disable();
 	rdmsrl(MSR_GS_BASE, gs_base);
-	offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
+	preempt_count_offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
 	preempt_enable();
-	status = hypercall(CHARIOT_HC_RECOVERY_SETUP, offset, tsc_khz, 0, 0, NULL, NULL);
-	if (status)
-		pr_warn("recovery setup refused (%s): aborted driver calls keep the preempt counter, hangs are not "
-			"detected\n", chariot_status_name(status));
+	return hypercall(CHARIOT_HC_RECOVERY_SETUP, preempt_count_offset, tsc_khz, landing, 0, NULL, NULL);
 }
 
 int notify_start(unsigned long (*lookup)(const char *name))
@@ -447,13 +495,24 @@ int notify_start(unsigned long (*lookup)(const char *name))
 		return chariot_status_errno(status);
 	}
 	pr_info("violation notifications on vector 0x%x\n", NOTIFY_VECTOR);
-	recovery_setup();
+	mutex_lock(&agent_lock);
+	notifying = true;
+	mutex_unlock(&agent_lock);
+	status = recovery_setup(unwind_start(lookup));
+	if (status)
+		pr_warn("recovery setup refused (%s): aborted driver calls keep the preempt counter and their locks, "
+			"hangs are not detected\n", chariot_status_name(status));
+	kernel_exception_table(lookup);
 	return 0;
 }
 
 void notify_stop(void)
 {
+	mutex_lock(&agent_lock);
+	notifying = false;
+	mutex_unlock(&agent_lock);
 	hypercall(CHARIOT_HC_SET_NOTIFY, 0, 0, 0, 0, NULL, NULL);
+	recovery_setup(0); /* the landing goes with the agent's code: aborted calls return directly */
 	if (cmpxchg(platform_ipi_callback, violation_interrupt, NULL) != violation_interrupt)
 		pr_warn("x86_platform_ipi_callback was changed by someone else: left as it is\n");
 	synchronize_rcu(); /* a notification interrupt that read the pointer has returned */

@@ -62,6 +62,9 @@ static inline const char *chariot_hc_name(unsigned long nr)
 	case CHARIOT_HC_VIOLATION_NEXT:  return "violation_next";
 	case CHARIOT_HC_DOMAIN_INIT_CODE: return "domain_init_code";
 	case CHARIOT_HC_RECOVERY_SETUP: return "recovery_setup";
+	case CHARIOT_HC_LOCK_FUNCTION:  return "lock_function";
+	case CHARIOT_HC_ABORT_LOCK_NEXT: return "abort_lock_next";
+	case CHARIOT_HC_EXCEPTION_TABLE: return "exception_table";
 	default:                         return "unknown";
 	}
 }

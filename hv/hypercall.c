@@ -45,6 +45,9 @@ static const struct hypercall hypercalls[CHARIOT_HC_COUNT] = {
     [CHARIOT_HC_VIOLATION_NEXT] = {"violation_next", hc_violation_next, 2, false},
     [CHARIOT_HC_DOMAIN_INIT_CODE] = {"domain_init_code", hc_domain_init_code, 0, false},
     [CHARIOT_HC_RECOVERY_SETUP] = {"recovery_setup", hc_recovery_setup, 0, false},
+    [CHARIOT_HC_LOCK_FUNCTION] = {"lock_function", hc_lock_function, 0, true},
+    [CHARIOT_HC_ABORT_LOCK_NEXT] = {"abort_lock_next", hc_abort_lock_next, 2, false},
+    [CHARIOT_HC_EXCEPTION_TABLE] = {"exception_table", hc_exception_table, 0, false},
 };
 
 void handle_vmcall(struct vcpu *v)

@@ -33,12 +33,33 @@ enum chariot_hypercall {
                                       * forgets it (before the kernel frees it) */
     CHARIOT_HC_RECOVERY_SETUP = 10, /* what aborting a faulting driver's call needs to know of the guest: RBX = the
                                      * offset of its per-CPU preempt counter from the GS base (restored; 0: unknown),
-                                     * RCX = its TSC frequency in kHz (to tell a hung call; 0: unknown) */
+                                     * RCX = its TSC frequency in kHz (to tell a hung call; 0: unknown), RDX = the
+                                     * landing: a kernel function an aborted call returns through (0: none), called
+                                     * as landing(abort id, result) with the caller's return address on the stack;
+                                     * it releases the call's locks (ABORT_LOCK_NEXT) and returns the result */
+    CHARIOT_HC_LOCK_FUNCTION = 11,  /* RBX = a kernel function that takes or releases a sleeping lock whose address
+                                     * is its first argument, RCX = the lock's class (< CHARIOT_LOCK_CLASSES: the
+                                     * agent's name for how to release it), RDX = CHARIOT_LOCK_* flags (0: releases
+                                     * it). A driver's calls to it are tracked, to release what an aborted call held */
+    CHARIOT_HC_ABORT_LOCK_NEXT = 12, /* RBX = abort id (the landing's first argument). out: RBX = class, RCX = the
+                                      * lock, the newest the aborted call still held (forgotten from now on);
+                                      * -HV_ENOENT when none is left */
+    CHARIOT_HC_EXCEPTION_TABLE = 13, /* RBX = code start, RCX = code end (exclusive), RDX = the exception table that
+                                      * covers it (Linux x86-64: sorted entries of three 32-bit offsets, the first
+                                      * the instruction's, relative to itself), RSI = its entries (0: none). A #PF
+                                      * at a user address in that code, on a driver's behalf, at an instruction the
+                                      * table does not list is the driver's fault. A domain's code forgets its
+                                      * table when the domain goes */
     CHARIOT_HC_COUNT
 };
 
 #define CHARIOT_DOMAIN_AUDIT 0x1u /* illegal writes take effect and are logged as violations (default: skipped) */
 #define CHARIOT_DOMAIN_NAME_MAX 32
+#define CHARIOT_LOCK_CLASSES 16
+#define CHARIOT_LOCK_ACQUIRE 0x1u    /* takes the lock; unless one of the two below, always */
+#define CHARIOT_LOCK_OK_ZERO 0x2u    /* took it if it returned 0 (mutex_lock_interruptible, down_trylock) */
+#define CHARIOT_LOCK_OK_NONZERO 0x4u /* took it if it returned non-zero (mutex_trylock) */
+#define CHARIOT_LOCK_NO_ARGUMENT 0x8u /* the lock is implied (rtnl_lock): its address is taken as 0 */
 #define CHARIOT_MAX_DOMAINS 8
 
 #endif

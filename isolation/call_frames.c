@@ -14,7 +14,7 @@ static struct resume_point {
     bool used;
 } resume_points[RESUME_POINTS_MAX];
 
-static bool same_stack(uint64_t a, uint64_t b) { return (a & ~(STACK_BLOCK - 1)) == (b & ~(STACK_BLOCK - 1)); }
+bool call_frames_same_stack(uint64_t a, uint64_t b) { return (a & ~(STACK_BLOCK - 1)) == (b & ~(STACK_BLOCK - 1)); }
 
 bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES])
 {
@@ -31,10 +31,10 @@ bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES])
 void call_frames_unwound(uint64_t rsp)
 {
     for (size_t i = 0; i < CALL_FRAMES_MAX; i++)
-        if (frame_used[i] && same_stack(frames[i].rsp, rsp) && frames[i].rsp <= rsp)
+        if (frame_used[i] && call_frames_same_stack(frames[i].rsp, rsp) && frames[i].rsp <= rsp)
             frame_used[i] = false;
     for (size_t i = 0; i < RESUME_POINTS_MAX; i++) /* a driver continues at its RSP: below it, it will not */
-        if (resume_points[i].used && same_stack(resume_points[i].rsp, rsp) && resume_points[i].rsp < rsp)
+        if (resume_points[i].used && call_frames_same_stack(resume_points[i].rsp, rsp) && resume_points[i].rsp < rsp)
             resume_points[i].used = false;
 }
 
@@ -90,7 +90,7 @@ struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp)
     struct call_frame *best = NULL;
     for (size_t i = 0; i < CALL_FRAMES_MAX; i++) {
         struct call_frame *f = &frames[i];
-        if (frame_used[i] && same_stack(f->rsp, rsp) && f->rsp >= rsp && (!best || f->rsp < best->rsp))
+        if (frame_used[i] && call_frames_same_stack(f->rsp, rsp) && f->rsp >= rsp && (!best || f->rsp < best->rsp))
             best = f;
     }
     /* A deeper call into another domain is not this driver's to unwind. */

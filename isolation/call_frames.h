@@ -55,5 +55,7 @@ void call_frames_note_resume(uint64_t rip, uint64_t rsp);
 /* Whether control entering a driver at `rip` with `rsp` is a noted resumption (then forgotten). */
 bool call_frames_take_resume(uint64_t rip, uint64_t rsp);
 size_t call_frames_count(void);
+/* Whether two stack addresses are on the same kernel or interrupt stack. */
+bool call_frames_same_stack(uint64_t a, uint64_t b);
 
 #endif

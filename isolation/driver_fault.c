@@ -21,7 +21,9 @@
 #include "hv/vmcs.h"
 #include "hv/x86.h"
 #include "isolation/call_frames.h"
+#include "isolation/call_locks.h"
 #include "isolation/domain_internal.h"
+#include "isolation/exception_tables.h"
 
 #define ABORTED_CALL_RESULT ((uint64_t)-5) /* -EIO */
 #define USER_NULL_PAGES_END 0x10000ull     /* below Linux's mmap_min_addr: never mapped, a NULL-based pointer */
@@ -38,6 +40,7 @@ static const unsigned frame_gprs[FRAME_REGS] = {
 };
 
 static uint64_t preempt_counter_offset; /* from the GS base (the guest's per-CPU area); 0: not known */
+static uint64_t landing;                /* the agent's function an aborted call returns through; 0: none */
 static uint32_t watchdog_period;        /* preemption timer units; 0: no watchdog */
 /* The call the watchdog suspects of hogging the CPU: samples taken since it was first seen, and those finding it. */
 static struct {
@@ -78,8 +81,12 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
         return false; /* audit domains are only observed */
     /* Control coming back to the driver where it left (a call out returning, an interrupt's IRET) is no call; a
      * call has the caller's return address on top of the stack, in code outside every domain, right after a CALL. */
-    if (call_frames_take_resume(vmread(VMCS_GUEST_RIP), rsp) ||
-        guest_linear_read(v, rsp, &return_rip, sizeof(return_rip), 0, &error_code) != HV_OK ||
+    uint64_t rip = vmread(VMCS_GUEST_RIP);
+    if (call_frames_take_resume(rip, rsp)) {
+        call_locks_resumed(rip, rsp, vcpu_gpr_read(v, GPR_RAX));
+        return false;
+    }
+    if (guest_linear_read(v, rsp, &return_rip, sizeof(return_rip), 0, &error_code) != HV_OK ||
         return_rip < KERNEL_HALF_START || domain_of_code(return_rip) ||
         guest_linear_read(v, return_rip - CALL_SITE_BYTES, site, sizeof(site), PT_ACCESS_FETCH, &error_code) !=
             HV_OK ||
@@ -100,29 +107,38 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
 
 /* Where driver `d` continues after the control transfer the CPU just made out of it, if it will: a call out (the
  * return address on top of the stack) or an interrupt or exception over its code (the CPU's frame: RIP, the
- * kernel's CS, RFLAGS, then the interrupted RSP, which it aligned down to 16 bytes before pushing). */
-static void note_resume_point(struct vcpu *v, const struct domain *d, uint64_t rsp)
+ * kernel's CS, RFLAGS, then the interrupted RSP, which it aligned down to 16 bytes before pushing). False for a
+ * jump or a return out of it. */
+static bool note_resume_point(struct vcpu *v, const struct domain *d, uint64_t rsp, uint64_t *resume_rip,
+                              uint64_t *resume_rsp)
 {
     enum { FRAME_RIP, FRAME_CS, FRAME_RFLAGS, FRAME_RSP, FRAME_SS, FRAME_WORDS };
     uint64_t top[FRAME_WORDS];
     uint32_t error_code;
     if (guest_linear_read(v, rsp, top, sizeof(top), 0, &error_code) != HV_OK ||
         domain_of_code(top[FRAME_RIP]) != d)
-        return;
+        return false;
+    *resume_rip = top[FRAME_RIP];
     if (top[FRAME_CS] == GUEST_KERNEL_CS && top[FRAME_RSP] >= rsp + sizeof(top) &&
         top[FRAME_RSP] < rsp + sizeof(top) + 16)
-        call_frames_note_resume(top[FRAME_RIP], top[FRAME_RSP]);
+        *resume_rsp = top[FRAME_RSP];
     else
-        call_frames_note_resume(top[FRAME_RIP], rsp + 8);
+        *resume_rsp = rsp + 8;
+    call_frames_note_resume(*resume_rip, *resume_rsp);
+    return true;
 }
 
 void driver_fault_note_leave(struct vcpu *v, const struct domain *d)
 {
-    uint64_t rsp = vmread(VMCS_GUEST_RSP);
+    uint64_t rsp = vmread(VMCS_GUEST_RSP), rip = vmread(VMCS_GUEST_RIP), resume_rip = 0, resume_rsp = 0;
     call_frames_unwound(rsp);
     if (!d || (d->flags & CHARIOT_DOMAIN_AUDIT))
         return;
-    note_resume_point(v, d, rsp);
+    note_resume_point(v, d, rsp, &resume_rip, &resume_rsp);
+    if (call_locks_is_lock_function(rip)) {
+        const struct call_frame *frame = call_frames_innermost(d->id, rsp);
+        call_locks_call_out(d->id, frame ? frame->seq : 0, rip, vcpu_gpr_read(v, GPR_RDI), resume_rip, resume_rsp);
+    }
 }
 
 void driver_fault_note_interrupted(const struct domain *d)
@@ -131,17 +147,30 @@ void driver_fault_note_interrupted(const struct domain *d)
         call_frames_note_resume(vmread(VMCS_GUEST_RIP), vmread(VMCS_GUEST_RSP));
 }
 
-void driver_fault_forget_domain(const struct domain *d) { call_frames_forget_domain(d->id); }
+void driver_fault_forget_domain(const struct domain *d)
+{
+    call_frames_forget_domain(d->id);
+    call_locks_forget_domain(d->id);
+    exception_tables_forget(d->code_start); /* its module's table goes with its code */
+}
 
 uint32_t driver_fault_exception_bitmap(void) { return DRIVER_EXCEPTIONS; }
 
-/* Which exceptions in code running for a driver are the driver's fault. User addresses above the NULL pages may be
- * legitimate (user accesses with exception-table fixups): the guest decides those. UD2 is WARN()/BUG(): the guest
- * reports those itself; an invalid opcode in kernel code is not the driver's. */
+static bool read_guest_s32(void *ctx, uint64_t address, int32_t *value)
+{
+    uint32_t error_code;
+    return guest_linear_read(ctx, address, value, sizeof(*value), 0, &error_code) == HV_OK;
+}
+
+/* Which exceptions in code running for a driver are the driver's fault. A user address above the NULL pages is
+ * legitimate at an instruction an exception table lists (get_user, copy_from_user: the guest handles it), a bad
+ * pointer elsewhere; where no table is known the guest decides. UD2 is WARN()/BUG(): the guest reports those
+ * itself; an invalid opcode in kernel code is not the driver's. */
 static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address, bool kernel_code)
 {
     if (vector == X86_EXC_PF)
-        return (error_code & PF_ERR_FETCH) || address >= KERNEL_HALF_START || address < USER_NULL_PAGES_END;
+        return (error_code & PF_ERR_FETCH) || address >= KERNEL_HALF_START || address < USER_NULL_PAGES_END ||
+               exception_tables_lookup(vmread(VMCS_GUEST_RIP), read_guest_s32, v) == EXCEPTION_ENTRY_NONE;
     if (vector == X86_EXC_UD) {
         if (kernel_code)
             return false;
@@ -154,10 +183,13 @@ static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, 
     return DRIVER_EXCEPTIONS & (1u << vector);
 }
 
+/* The caller gets -EIO with the state it had at the call. Through the landing when the agent gave one: it
+ * releases the locks the call took (call_locks.h), then returns to the caller as the driver function would have. */
 static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame *frame, bool kernel_code,
                        unsigned vector, uint32_t error_code, uint64_t address)
 {
     uint64_t rip = vmread(VMCS_GUEST_RIP);
+    unsigned locks = landing ? call_locks_abort(frame->seq, frame->rsp) : 0;
     char where[CHARIOT_DOMAIN_NAME_MAX + 24]; /* module+offset inside its code; a jump out of it shows as is */
     if (domain_of_code(rip) == d)
         hv_snprintf(where, sizeof(where), "%s+0x%lx", d->name, rip - d->code_start);
@@ -166,15 +198,22 @@ static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame
     d->aborted_calls++;
     domain_report_violation(v, d);
     LOG_WARN("isolation.fault", "domain=%lu module=%s rip=%s in=%s vector=%s error=0x%x address=0x%lx "
-             "action=abort_call return=0x%lx rsp=0x%lx preempt_count=%s",
+             "action=abort_call return=0x%lx rsp=0x%lx preempt_count=%s abort=%lu landing=%s locks=%u",
              d->id, d->name, where, kernel_code ? "kernel" : "driver",
              vector_name(vector), error_code, address, frame->return_rip, frame->rsp,
-             frame->has_preempt_count ? "restored" : "unknown");
+             frame->has_preempt_count ? "restored" : "unknown", frame->seq, landing ? "agent" : "none", locks);
     for (unsigned i = 0; i < FRAME_REGS; i++)
         vcpu_gpr_write(v, frame_gprs[i], frame->regs[i]);
-    vcpu_gpr_write(v, GPR_RAX, ABORTED_CALL_RESULT);
-    vmwrite(VMCS_GUEST_RSP, frame->rsp + 8);
-    vmwrite(VMCS_GUEST_RIP, frame->return_rip);
+    if (landing) {
+        vcpu_gpr_write(v, GPR_RDI, frame->seq);
+        vcpu_gpr_write(v, GPR_RSI, ABORTED_CALL_RESULT);
+        vmwrite(VMCS_GUEST_RSP, frame->rsp); /* the caller's return address stays on top: landing returns there */
+        vmwrite(VMCS_GUEST_RIP, landing);
+    } else {
+        vcpu_gpr_write(v, GPR_RAX, ABORTED_CALL_RESULT);
+        vmwrite(VMCS_GUEST_RSP, frame->rsp + 8);
+        vmwrite(VMCS_GUEST_RIP, frame->return_rip);
+    }
     vmwrite(VMCS_GUEST_RFLAGS, frame->rflags);
     vcpu_clear_interrupt_shadow();
     if (frame->has_preempt_count) {
@@ -265,16 +304,49 @@ static void start_watchdog(struct vcpu *v, uint64_t tsc_khz)
 
 long hc_recovery_setup(struct vcpu *v, struct hypercall_args *a)
 {
-    uint64_t offset = a->arg[0], tsc_khz = a->arg[1];
+    uint64_t offset = a->arg[0], tsc_khz = a->arg[1], new_landing = a->arg[2];
     uint32_t value;
-    if (tsc_khz > 100000000) /* 100 GHz: not a TSC */
+    if (tsc_khz > 100000000 /* 100 GHz: not a TSC */ ||
+        (new_landing && (new_landing < KERNEL_HALF_START || domain_of_code(new_landing))))
         return -HV_EINVAL;
     preempt_counter_offset = offset;
     if (offset && !read_preempt_counter(v, &value)) {
         preempt_counter_offset = 0;
         return -HV_EFAULT;
     }
-    LOG_INFO("isolation.recovery_setup", "preempt_counter_gs_offset=0x%lx tsc_khz=%lu", offset, tsc_khz);
+    landing = new_landing;
+    LOG_INFO("isolation.recovery_setup", "preempt_counter_gs_offset=0x%lx tsc_khz=%lu landing=0x%lx", offset, tsc_khz,
+             landing);
     start_watchdog(v, tsc_khz);
+    return HV_OK;
+}
+
+long hc_lock_function(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    if (a->arg[0] < KERNEL_HALF_START || domain_of_code(a->arg[0]))
+        return -HV_EINVAL;
+    return call_locks_register(a->arg[0], a->arg[1], a->arg[2]);
+}
+
+long hc_exception_table(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    long status = exception_tables_register(a->arg[0], a->arg[1], a->arg[2], a->arg[3]);
+    if (status == HV_OK)
+        LOG_INFO("isolation.exception_table", "code=0x%lx-0x%lx table=0x%lx entries=%lu", a->arg[0], a->arg[1],
+                 a->arg[2], a->arg[3]);
+    return status;
+}
+
+long hc_abort_lock_next(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    uint64_t domain_id;
+    if (!call_locks_next_release(a->arg[0], &domain_id, &a->out[0], &a->out[1]))
+        return -HV_ENOENT;
+    const struct domain *d = domain_by_id(domain_id);
+    LOG_INFO("isolation.lock_release", "abort=%lu domain=%lu module=%s class=%lu lock=0x%lx", a->arg[0], domain_id,
+             d ? d->name : "gone", a->out[0], a->out[1]);
     return HV_OK;
 }

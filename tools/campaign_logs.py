@@ -111,7 +111,7 @@ def entry_facts(lines, module):
             f["agent"] = {k: kv[k] for k in ("domain", "state", "violations", "faults", "recoveries", "notified",
                                               "reason") if k in kv}
             f["agent_line"] = rest
-        elif tag == "unload":
+        elif tag == "unload" and f["unload_tsc"] is None:  # the first: faults at unload are counted from there
             f["unload_tsc"] = number(kv, "tsc")
         elif tag == "end":
             f["unload"], f["clean"], f["end_tsc"] = kv.get("unload"), kv.get("clean") == "1", number(kv, "tsc")
@@ -222,6 +222,10 @@ def classify(kind, env, f):
         return "non_fatal" if visibly_failed(f) else "silent"
     if detected(f):
         reloaded_ok = len(f["runs"]) > 1 and f["runs"][1]["verdict"] == "PASS"
-        recovered = (f["agent"] or {}).get("state") == "recovered"
-        return "isolated" if recovered and reloaded_ok and not f["crash"] else "captured"
+        agent = f["agent"] or {}
+        # unloaded and loaded again: by the agent's recovery, or (a fault in its exit function, met while the stack
+        # unloaded) gone as asked and loaded again by the campaign
+        unloaded = agent.get("state") == "recovered" or (
+            agent.get("state") == "unloaded" and agent.get("reason") == "fault-at-unload")
+        return "isolated" if unloaded and reloaded_ok and not f["crash"] else "captured"
     return "missed" if f["crash"] or visibly_failed(f) else "no_effect"

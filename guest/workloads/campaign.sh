@@ -24,9 +24,11 @@
 #   C: start n= kind=baseline|fault|check seed= tsc=
 #   C: load n= result=ok|fail|timeout tsc_delta=
 #   C: workload n= run=1|2 verdict=PASS|FAIL|TIMEOUT bytes= tsc= detail= cycles=   (bytes and tsc: the transfer,
-#                                                           cycles: the whole workload; run=2 after a reload)
+#                                                           cycles: the whole workload; run=2 after a reload:
+#                                                           the agent's, or the stack's after a fault at unload)
 #   C: inject n= state=... (faults: the injector's line)  C: agent n= domain=... (the agent's line for MODNAME)
-#   C: unload n= tsc=                                     (the stack is about to be unloaded)
+#   C: unload n= tsc=                                     (the stack is about to be unloaded; again after run=2
+#                                                           when a fault at unload made the entry load it again)
 #   C: end n= verdict= unload=ok|fail|timeout|skipped clean=1|0 tsc=   (verdict: the last workload run's)
 #   C: stop n= reason=...     C: done
 #   C: hb n= t=   (every guest second while a step runs: the runner's sign that the kernel still schedules)
@@ -217,6 +219,29 @@ await_recovery() {
     return 1
 }
 
+# unload: the stack out of the kernel under its time limit; $unload is ok, fail or timeout
+unload_within_limit() {
+    limited "$limit_unload" /tmp/unload.out unload_stack
+    case $? in
+        0) unload=ok ;;
+        124) unload=timeout ;;
+        *) unload=fail ;;
+    esac
+}
+
+# isolated: a fault in the faulted module's exit function, met while the stack unloaded, is contained by the
+# hypervisor and counted by the agent as the module goes (its watch: state=unloaded reason=fault-at-unload; gone as
+# asked, so not reloaded). Loaded again, with clean code, the driver must work again (run=2), and unload again.
+reload_after_unload_fault() {
+    await_recovery || say "C: error n=$n step=recovery-after-unload reason=still-recovering"
+    w=$(watch_line)
+    [ "$(field "$w" state)" = unloaded ] && [ "$(field "$w" reason)" = fault-at-unload ] || return 0
+    say "C: agent n=$n $w"
+    limited "$limit_load" /tmp/load.out load_stack && run_workload 2
+    say "C: unload n=$n tsc=$(/bin/tsc)"
+    unload_within_limit
+}
+
 # run_entry: one entry; status 0 when its last workload passed, 1 when it failed, 2 when the stack did not unload
 run_entry() {
     say "C: start n=$n kind=$kind seed=$seed tsc=$(/bin/tsc)"
@@ -253,12 +278,8 @@ run_entry() {
         unload=skipped
     else
         say "C: unload n=$n tsc=$(/bin/tsc)"
-        limited "$limit_unload" /tmp/unload.out unload_stack
-        case $? in
-            0) ;;
-            124) unload=timeout ;;
-            *) unload=fail ;;
-        esac
+        unload_within_limit
+        [ "$env" = isolated ] && [ "$unload" = ok ] && reload_after_unload_fault
     fi
     [ "$env" = isolated ] && echo "release $module" >$AGENT 2>/dev/null
     clean=1

@@ -12,8 +12,9 @@
 #            (in use), it cannot be unloaded (state=failed, still isolated); unpinned, it is unloaded and reloaded
 #            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
 #   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
-#            armed and loaded again, wild_call, then null_strscpy): the hypervisor aborts the demo's call (the /proc
-#            write fails with EIO), the agent recovers the demo
+#            armed and loaded again, wild_call holding rtnl_lock, then null_strscpy; loaded a third time,
+#            thread_null, then user_write): the hypervisor aborts the demo's call (the /proc write fails with EIO; the thread waits
+#            to be stopped) and releases the locks it held, the agent recovers the demo
 #   leak     as recover: leak_timer arms a timer and a delayed work, queues a work that queues itself again and
 #            requests an IRQ, then faults (EIO): the recovery's unload releases them (the agent's resource ledger);
 #            past their expiry none has run, no IRQ handler of the demo is left, the reloaded demo works and unloads
@@ -161,7 +162,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call | spin | null_strscpy | leak_timer | leak_driver)
+        null_read | wild_call | spin | null_strscpy | user_write | leak_timer | leak_driver)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -302,8 +303,25 @@ if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     else
         fail "isolate-on-load and insmod chariot_demo again: $out"
     fi
-    # the aborted calls left interrupts on and the shell's task schedulable: it still runs commands
-    say "W: after the faults hostname=$(uname -n)"
+    proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
+    # a kernel thread's function faults: the thread waits to be stopped by the demo's exit function
+    if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1" &&
+        out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1); then
+        if fault thread_null recovered; then
+            say "W: chariot $line"
+            expect_watch faults=1 recoveries=1
+            run_demo legal yes
+            if fault user_write persistent; then
+                say "W: chariot $line"
+                expect_watch domain=none faults=2 recoveries=1
+            fi
+        fi
+    else
+        fail "isolate-on-load and insmod chariot_demo a third time: $out"
+    fi
+    # the aborted calls left interrupts on and the shell's task schedulable, and released the locks they held
+    # (wild_call's rtnl_lock, which `ip link` takes)
+    say "W: after the faults hostname=$(uname -n) loopback=$(ip link show lo >/dev/null 2>&1 && echo listed)"
     if proc_write /proc/chariot "release chariot_demo"; then
         say "W: release chariot_demo ok"
     else

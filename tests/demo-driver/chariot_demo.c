@@ -34,10 +34,15 @@
  * two that write nothing themselves:
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
- * and six that crash or hang an unprotected kernel:
+ and those that crash or hang an unprotected kernel:
  *   null_read     reads through a NULL-based pointer (address 0x40), interrupts off and preemption disabled, as a
  *                 driver holding a spinlock would be (an oops in the writing task)
- *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way
+ *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way, holding
+ *                 rtnl_lock as a driver changing its net_device does (the oops leaves it held: `ip link` hangs)
+ *   user_write    writes through a pointer into unmapped user memory (0x1000000000), at an instruction that, unlike
+ *                 copy_to_user's, no exception table lists (the kernel oopses: "unable to handle page fault")
+ *   thread_null   starts a kernel thread whose function reads through the NULL-based pointer; the exit function
+ *                 stops it (kthread_stop), as usb-storage stops its control thread
  *   spin          loops forever in its own code, interrupts on (one CPU, no preemption: user space never runs)
  *   null_strscpy  passes the NULL-based pointer to strscpy as its destination (the fault is in kernel code, on
  *                 the demo's behalf; gcc would inline a memset)
@@ -52,14 +57,18 @@
  *                 transmit function the demo's), then faults as null_read does. Unprotected, both stay registered
  *                 with their driver struct and ops in freed module memory; isolated, the unload unregisters them.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
+ * Every command runs holding demo_lock, a mutex the exit function takes too (as a driver's remove takes its
+ * device's lock): an aborted call that kept it would make the unload sleep forever.
  */
 #include <linux/etherdevice.h>
 #include <linux/interrupt.h>
 #include <linux/irqflags.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/proc_fs.h>
+#include <linux/rtnetlink.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -82,6 +91,7 @@ static u64 demo_static = 0x0123456789abcdefULL;
 /* volatile: the compiler must not see the NULL-based pointer and the bad function pointer coming */
 static u64 *volatile demo_null_pointer = (u64 *)0x40;
 static void (*volatile demo_wild_function)(void) = (void (*)(void))0x700000000ULL;
+static u64 *volatile demo_user_pointer = (u64 *)0x1000000000ULL;
 static struct kmem_cache *demo_cache;
 static u64 *init_object, *probe_object; /* allocated at load: by demo_init, by demo_probe */
 static bool pinned;
@@ -93,6 +103,9 @@ static const unsigned int leak_irq_lines[] = { 7, 5, 10, 3 };
 /* leak_driver's */
 static const struct pci_device_id leak_pci_ids[] = { {} }; /* matches no device */
 static struct pci_driver leak_pci_driver = { .name = "chariot_demo", .id_table = leak_pci_ids };
+static DEFINE_MUTEX(demo_lock);
+/* thread_null's: like usb-storage's control thread, it must live until kthread_stop() (no reference is held) */
+static struct task_struct *demo_thread;
 static char last_result[64] = "cmd=none\n";
 
 static void report(const char *cmd, const char *what, const void *target, u64 before, u64 after)
@@ -232,11 +245,46 @@ static int do_wild_call(const char *cmd, bool *changed)
 	unsigned long flags;
 
 	printk(KERN_WARNING "DEMO: %s target=0x%lx\n", cmd, (unsigned long)demo_wild_function);
+	rtnl_lock();
 	local_irq_save(flags);
 	preempt_disable();
 	demo_wild_function();
 	preempt_enable();
 	local_irq_restore(flags);
+	rtnl_unlock();
+	*changed = true;
+	return 0;
+}
+
+static int do_user_write(const char *cmd, bool *changed)
+{
+	printk(KERN_WARNING "DEMO: %s address=0x%lx\n", cmd, (unsigned long)demo_user_pointer);
+	WRITE_ONCE(*demo_user_pointer, DEMO_FLIP_U64);
+	*changed = true;
+	return 0;
+}
+
+static int demo_thread_fn(void *unused)
+{
+	u64 value;
+
+	printk(KERN_WARNING "DEMO: thread_null address=0x%lx\n", (unsigned long)demo_null_pointer);
+	value = READ_ONCE(*demo_null_pointer);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ);
+	return (int)value;
+}
+
+static int do_thread_null(const char *cmd, bool *changed)
+{
+	struct task_struct *thread;
+
+	if (demo_thread)
+		return -EBUSY;
+	thread = kthread_run(demo_thread_fn, NULL, "chariot_demo");
+	if (IS_ERR(thread))
+		return PTR_ERR(thread);
+	demo_thread = thread;
 	*changed = true;
 	return 0;
 }
@@ -354,6 +402,8 @@ static const struct demo_command {
 	{ "wild_call", do_wild_call },
 	{ "spin", do_spin },
 	{ "null_strscpy", do_null_strscpy },
+	{ "user_write", do_user_write },
+	{ "thread_null", do_thread_null },
 	{ "leak_timer", do_leak_timer },
 	{ "leak_driver", do_leak_driver },
 	{ "pin", do_pin },
@@ -376,7 +426,9 @@ static ssize_t demo_write(struct file *file, const char __user *ubuf, size_t len
 	for (i = 0; i < ARRAY_SIZE(demo_commands); i++) {
 		if (strcmp(word, demo_commands[i].name))
 			continue;
+		mutex_lock(&demo_lock);
 		err = demo_commands[i].run(demo_commands[i].name, &changed);
+		mutex_unlock(&demo_lock);
 		if (err)
 			return err;
 		snprintf(last_result, sizeof(last_result), "cmd=%s changed=%s\n", demo_commands[i].name,
@@ -442,7 +494,11 @@ fail:
 
 static void __exit demo_exit(void)
 {
-	remove_proc_entry("chariot_demo", NULL);
+	remove_proc_entry("chariot_demo", NULL); /* waits for the writes under way */
+	mutex_lock(&demo_lock);
+	if (demo_thread)
+		printk(KERN_WARNING "DEMO: thread stopped result=%d\n", kthread_stop(demo_thread));
+	mutex_unlock(&demo_lock);
 	kmem_cache_destroy(demo_cache);
 	demo_free_load_state();
 }

@@ -221,10 +221,13 @@ def crash():
 
 
 def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
-    """A NULL-based read (interrupts off), an endless loop in the demo's own code, a call through a wild pointer and
-    a NULL-based pointer passed to strscpy would oops or hang an unprotected kernel: isolated, the hypervisor ends
-    the demo's /proc write with EIO at its recovery point, and the agent unloads and reloads the demo (the second
-    fault of a load is persistent)."""
+    """A NULL-based read (interrupts off), an endless loop in the demo's own code, a call through a wild pointer
+    (holding rtnl_lock), a NULL-based pointer passed to strscpy and a NULL-based read in a kernel thread's function
+    would oops or hang an unprotected kernel: isolated, the hypervisor ends the demo's call at its recovery point
+    (the /proc write fails with EIO), the agent's landing releases the locks the call held, newest first (the
+    demo's command mutex, which its exit function takes; rtnl_lock, which `ip link` takes) and parks the thread
+    until the demo's exit function stops it, and the agent unloads and reloads the demo (the second fault of a
+    load is persistent)."""
     log = crash.guest_log
     assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
     in_order(w_lines(log), [
@@ -236,31 +239,61 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
         "W: demo wild_call aborted with EIO",
         "W: demo legal changed=yes",
         "W: demo null_strscpy aborted with EIO",  # in kernel code the demo called
-        "W: after the faults hostname=(none)",  # the shell's task goes on: interrupts and scheduling work
+        "W: demo legal changed=yes",  # loaded a third time, after thread_null's recovery
+        "W: demo user_write aborted with EIO",  # no exception table lists the demo's store
+        # the shell's task goes on (interrupts and scheduling work) and rtnl_lock is free
+        "W: after the faults hostname=(none) loopback=listed",
         "W: release chariot_demo ok",
     ])
-    for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:", "general protection"):
+    for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:", "general protection", "chariot_agent: hypercall"):
         assert bad not in log, bad
     faults = hvlog.find(crash.records, "isolation.fault")
     assert [(r["domain"], r["vector"], r["address"], r["action"]) for r in faults] == [
         ("1", "PF", "0x40", "abort_call"), ("2", "hang", "0x0", "abort_call"),
-        ("3", "PF", "0x700000000", "abort_call"), ("4", "PF", "0x40", "abort_call")], faults
-    assert [r["in"] for r in faults] == ["driver", "driver", "driver", "kernel"]
+        ("3", "PF", "0x700000000", "abort_call"), ("4", "PF", "0x40", "abort_call"),
+        ("5", "PF", "0x40", "abort_call"), ("6", "PF", "0x1000000000", "abort_call")], faults
+    assert [r["in"] for r in faults] == ["driver", "driver", "driver", "kernel", "driver", "driver"]
     assert faults[0]["rip"].startswith("chariot_demo+0x") and faults[1]["rip"].startswith("chariot_demo+0x")
     assert faults[2]["rip"] == "0x700000000" and int(faults[3]["rip"], 16) >= 0xffffffff80000000  # strscpy
     # the hang: the watchdog found the demo's call running in nearly every sample for 2 s of guest time
     hangs = hvlog.find(crash.records, "isolation.hang")
     assert [r["domain"] for r in hangs] == ["2"] and int(hangs[0]["samples"]) >= 90, hangs
+    # the agent gives its landing at load and takes it back when it unloads
     setup = hvlog.find(crash.records, "isolation.recovery_setup")
-    assert len(setup) == 1 and int(setup[0]["tsc_khz"]) > 0, setup
-    watchdog = hvlog.find(crash.records, "isolation.watchdog")
-    assert [(r["state"], r["period_ms"]) for r in watchdog] == [("started", "20")], watchdog
-    # every call returns to the same kernel caller (the /proc write path), at the depth the demo was entered
-    assert len({r["return"] for r in faults}) == 1 and int(faults[0]["return"], 16) >= 0xffffffff80000000
+    assert [int(r["landing"], 16) >= 0xffffffff80000000 for r in setup] == [True, False], setup
+    assert int(setup[0]["tsc_khz"]) > 0, setup
+    watchdog = hvlog.find(crash.records, "isolation.watchdog", state="started")
+    assert [r["period_ms"] for r in watchdog] == ["20"], watchdog
+    # every /proc write returns to the same kernel caller, at the depth the demo was entered; the thread to kthread()
+    returns = [r["return"] for r in faults]
+    assert len(set(returns[:4] + returns[5:])) == 1 and returns[4] not in returns[:4], faults
+    assert all(int(r, 16) >= 0xffffffff80000000 for r in returns), faults
+    # the locks each aborted call held, released newest first: the command mutex (class 0); wild_call's rtnl_lock
+    # (class 4) before it. Each release the hypervisor handed out, the agent's landing made.
+    assert all(r["landing"] == "agent" for r in faults), faults
+    assert [r["locks"] for r in faults] == ["1", "1", "2", "1", "0", "1"], faults
+    releases = hvlog.find(crash.records, "isolation.lock_release")
+    assert [(r["abort"], r["class"]) for r in releases] == [
+        (faults[0]["abort"], "0"), (faults[1]["abort"], "0"), (faults[2]["abort"], "4"), (faults[2]["abort"], "0"),
+        (faults[3]["abort"], "0"), (faults[5]["abort"], "0")], releases
+    class_names = {"0": "mutex", "4": "rtnl"}
+    kernel_lines = [re.sub(r"^(I: )?\[ *[0-9.]+\] ", "", line) for line in log.splitlines()]
+    in_order(kernel_lines, [
+        f"CHARIOT: unwind abort={r['abort']} lock={class_names[r['class']]} address={int(r['lock'], 16):016x} "
+        "action=released" for r in releases])
+    in_order(kernel_lines, [
+        f"CHARIOT: unwind abort={faults[4]['abort']} thread=chariot_demo action=parked",
+        f"CHARIOT: unwind abort={faults[4]['abort']} thread=chariot_demo action=stopped",
+        "DEMO: thread stopped result=-5"])
     assert all(r["preempt_count"] == "restored" for r in faults)
     destroyed = hvlog.find(crash.records, "isolation.domain_destroyed", module="chariot_demo")
     assert [(r["domain"], r["violations"], r["aborted_calls"]) for r in destroyed] == [
-        ("1", "1", "1"), ("2", "1", "1"), ("3", "1", "1"), ("4", "1", "1")], destroyed
+        ("1", "1", "1"), ("2", "1", "1"), ("3", "1", "1"), ("4", "1", "1"), ("5", "1", "1"), ("6", "1", "1")], destroyed
+    # the kernel's exception table and each demo's, whose store is not in it
+    tables = hvlog.find(crash.records, "isolation.exception_table")
+    created = hvlog.find(crash.records, "isolation.domain_created")
+    assert int(tables[0]["entries"]) > 100, tables
+    assert [r["entries"] for r in tables[1:]] == ["0"] * len(created), (tables, created)
     assert crash.status == "hv_shutdown" and crash.shutdown_reason == "guest powered off"
     assert not [r for r in crash.records if r["lvl"] in ("fatal", "error")]
 
