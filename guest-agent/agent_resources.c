@@ -19,6 +19,10 @@
  *   pci_driver, usb_driver, device_driver (scsi_register_driver: sd_mod); gone at driver_unregister
  *   netdev        register_netdevice (register_netdev passes there) of a net_device whose ops are the module's or
  *                 that the module registers; gone at free_netdev
+ *   device        device_add called from the module's text (a class device of its own: sd's scsi_disk); gone at
+ *                 device_del
+ *   kthread       kthread_create_on_node (kthread_run passes there) of a thread whose function is in the module's
+ *                 text; it is held while that task lives (its pid still names it)
  *   snd_card      snd_card_register of a card the module created; gone at snd_card_free_when_closed (snd_card_free
  *                 and devres pass there)
  * Timers and works are forgotten only with their domain (nobody tells when their memory goes), so whether one is
@@ -31,7 +35,8 @@
  *
  * Release (resources_release, at the module's GOING notification: after its exit function ran, before its memory
  * is freed): newest first, what is still held is released (free_irq, del_timer_sync, cancel_delayed_work_sync,
- * cancel_work_sync, pci_unregister_driver, usb_deregister, driver_unregister, unregister_netdev, snd_card_free).
+ * cancel_work_sync, pci_unregister_driver, usb_deregister, driver_unregister, unregister_netdev, snd_card_free,
+ * device_unregister, kthread_stop).
  * IRQs requested through devres belong to their device, whose unbinding (a driver unregistered) frees them: they
  * wait for a second pass, which also catches what a released item re-armed meanwhile (a work queued by a timer's
  * function before the timer went).
@@ -39,8 +44,11 @@
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
 #include <linux/interrupt.h>
+#include <linux/kthread.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timer.h>
@@ -65,6 +73,8 @@ enum resource_kind {
 	RES_DEVICE_DRIVER,
 	RES_NETDEV,
 	RES_SND_CARD,
+	RES_DEVICE,
+	RES_KTHREAD,
 	RES_KINDS,
 };
 
@@ -72,6 +82,7 @@ static const char *const kind_names[RES_KINDS] = {
 	[RES_IRQ] = "irq",		 [RES_TIMER] = "timer",		  [RES_DELAYED_WORK] = "delayed_work",
 	[RES_WORK] = "work",		 [RES_PCI_DRIVER] = "pci_driver", [RES_USB_DRIVER] = "usb_driver",
 	[RES_DEVICE_DRIVER] = "device_driver", [RES_NETDEV] = "netdev", [RES_SND_CARD] = "snd_card",
+	[RES_DEVICE] = "device",		 [RES_KTHREAD] = "kthread",
 };
 
 /* One resource a domain holds. `key` is what its release event names: the IRQ number (with the dev_id as object),
@@ -338,6 +349,56 @@ static int register_netdevice_entry(struct kretprobe_instance *ri, struct pt_reg
 	return skip;
 }
 
+/* device_add(dev), from the module's code */
+static int device_add_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return start_owned_call(ri, regs, NULL, RES_DEVICE, (void *)regs->di, regs->di);
+}
+
+/* kthread_create_on_node(threadfn, data, node, namefmt, ...): the task is the result */
+static int kthread_create_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int skip;
+
+	if (!READ_ONCE(nr_domains))
+		return 1;
+	spin_lock_irqsave(&state_lock, flags);
+	skip = start_resource_call(ri, domain_by_text(regs->di), RES_KTHREAD, NULL, 0, regs->di, false);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return skip;
+}
+
+static int kthread_create_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct resource_call *call = (struct resource_call *)ri->data;
+	struct task_struct *task = (struct task_struct *)regs_return_value(regs);
+	unsigned long flags;
+
+	if (IS_ERR_OR_NULL(task))
+		return 0;
+	spin_lock_irqsave(&state_lock, flags);
+	if (call->domain->in_use && call->domain->generation == call->generation)
+		record(call->domain, RES_KTHREAD, task, task->pid, call->function, false);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return 0;
+}
+
+/* The task the recorded kthread was, if it still lives (no reference is kept: its pid tells), referenced. */
+static struct task_struct *live_kthread(const struct held_resource *r)
+{
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(r->key, &init_pid_ns), PIDTYPE_PID);
+	if (task != r->object || (READ_ONCE(task->flags) & PF_EXITING))
+		task = NULL;
+	else
+		get_task_struct(task);
+	rcu_read_unlock();
+	return task;
+}
+
 /* ---- released by someone: forgotten ---- */
 
 /* free_irq(irq, dev_id) */
@@ -369,6 +430,13 @@ static int snd_card_freed_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* device_del(dev) */
+static int device_del_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	forget(RES_DEVICE, regs->di, NULL);
+	return 0;
+}
+
 #define RESOURCE_KRETPROBE(sym, entry)                                                                   \
 	{                                                                                                \
 		.kp.symbol_name = sym, .entry_handler = entry, .handler = resource_return,               \
@@ -382,6 +450,12 @@ static struct kretprobe acquire_probes[] = {
 	RESOURCE_KRETPROBE("scsi_register_driver", device_driver_register_entry),
 	RESOURCE_KRETPROBE("register_netdevice", register_netdevice_entry),
 	RESOURCE_KRETPROBE("snd_card_register", snd_card_register_entry),
+	RESOURCE_KRETPROBE("device_add", device_add_entry),
+	{
+		.kp.symbol_name = "kthread_create_on_node", .entry_handler = kthread_create_entry,
+		.handler = kthread_create_return, .data_size = sizeof(struct resource_call),
+		.maxactive = RESOURCE_PROBE_MAXACTIVE,
+	},
 };
 static bool acquire_probe_registered[ARRAY_SIZE(acquire_probes)];
 
@@ -394,6 +468,7 @@ static struct kprobe event_probes[] = {
 	{ .symbol_name = "driver_unregister", .pre_handler = driver_unregister_pre },
 	{ .symbol_name = "free_netdev", .pre_handler = netdev_freed_pre },
 	{ .symbol_name = "snd_card_free_when_closed", .pre_handler = snd_card_freed_pre },
+	{ .symbol_name = "device_del", .pre_handler = device_del_pre },
 };
 static bool event_probe_registered[ARRAY_SIZE(event_probes)];
 
@@ -426,7 +501,9 @@ static bool still_held(const struct held_resource *r)
 		struct work_struct work;
 		u8 reg_state;
 		bool registered;
+		struct kobject kobj;
 	} copy;
+	struct task_struct *task;
 	unsigned long flags;
 	bool recorded;
 
@@ -452,6 +529,14 @@ static bool still_held(const struct held_resource *r)
 	case RES_SND_CARD:
 		return !copy_from_kernel_nofault(&copy.registered, &((struct snd_card *)r->object)->registered,
 						 sizeof(bool)) && copy.registered;
+	case RES_DEVICE:
+		return !copy_from_kernel_nofault(&copy.kobj, &((struct device *)r->object)->kobj, sizeof(copy.kobj)) &&
+		       copy.kobj.state_in_sysfs;
+	case RES_KTHREAD:
+		task = live_kthread(r);
+		if (task)
+			put_task_struct(task);
+		return task != NULL;
 	default:
 		return true;
 	}
@@ -459,6 +544,8 @@ static bool still_held(const struct held_resource *r)
 
 static void release_one(const struct held_resource *r)
 {
+	struct task_struct *task;
+
 	switch (r->kind) {
 	case RES_IRQ:
 		free_irq(r->key, r->object);
@@ -486,6 +573,16 @@ static void release_one(const struct held_resource *r)
 		break;
 	case RES_SND_CARD:
 		snd_card_free(r->object);
+		break;
+	case RES_DEVICE:
+		device_unregister(r->object); /* its release, the module's, still exists */
+		break;
+	case RES_KTHREAD:
+		task = live_kthread(r);
+		if (task) {
+			kthread_stop(task);
+			put_task_struct(task);
+		}
 		break;
 	default:
 		break;
@@ -551,9 +648,9 @@ void resources_release(struct domain *d)
 	}
 	recovery_log(d->name, "resources", total ? "released" : "clean", " acquired=%u recorded=%u released=%u "
 		     "unrecorded=%u irq=%u timer=%u delayed_work=%u work=%u pci_driver=%u usb_driver=%u device_driver=%u "
-		     "netdev=%u snd_card=%u", acquisitions, nr, total, lost, released[RES_IRQ], released[RES_TIMER],
-		     released[RES_DELAYED_WORK], released[RES_WORK], released[RES_PCI_DRIVER],
+		     "netdev=%u snd_card=%u device=%u kthread=%u", acquisitions, nr, total, lost, released[RES_IRQ],
+		     released[RES_TIMER], released[RES_DELAYED_WORK], released[RES_WORK], released[RES_PCI_DRIVER],
 		     released[RES_USB_DRIVER], released[RES_DEVICE_DRIVER], released[RES_NETDEV],
-		     released[RES_SND_CARD]);
+		     released[RES_SND_CARD], released[RES_DEVICE], released[RES_KTHREAD]);
 	kfree(held);
 }
