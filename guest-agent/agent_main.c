@@ -265,14 +265,14 @@ static void module_going(struct module *mod)
 	struct watch *w;
 
 	mutex_lock(&agent_lock);
-	drain_violations_now();
 	for (d = domains; d < domains + CHARIOT_MAX_DOMAINS; d++) {
 		if (!d->in_use || d->mod != mod)
 			continue;
 		w = d->watch;
 		if (w)
 			w->went_loaded = !d->loading;
-		resources_release(d);
+		resources_release(d); /* still isolated: the driver code this runs (its remove) is checked too */
+		drain_violations_now();
 		release_domain(d);
 		if (!w || w->state == WATCH_RECOVERING)
 			continue;

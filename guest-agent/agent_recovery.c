@@ -32,7 +32,6 @@
 #include <asm/tsc.h>
 #include <linux/delay.h>
 #include <linux/extable.h>
-#include <linux/ioport.h>
 #include <linux/namei.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -46,7 +45,6 @@
 #define RELOAD_DIR "/lib/chariot"
 #define UNLOAD_WAIT_LOADING (10 * HZ)
 #define UNLOAD_WAIT_USERS (5 * HZ)
-#define LEFTOVER_REGIONS_MAX 16
 /* VIOLATION_NEXT answers each domain at most once per call sequence unless it faults again meanwhile: past this
  * many answers in one drain the hypervisor misbehaves (or a driver faults in a loop); the rest waits a round. */
 #define DRAIN_MAX (4 * CHARIOT_MAX_DOMAINS)
@@ -159,102 +157,10 @@ static void wait_for_module(const char *name, bool (*settled)(struct module *mod
 	} while (time_before(jiffies, deadline));
 }
 
-/* I/O port and memory regions the module requested, told by their name, which points into its memory: an aborted
- * probe leaves them requested (its error path never ran), and the reloaded driver's probe would find them busy. */
-struct leftover_region {
-	struct resource *root;
-	resource_size_t start, end;
-	const char *name;
-};
-
-static rwlock_t *resource_lock_p; /* NULL on a uniprocessor kernel: the lock has no storage, only preemption off */
-
-static void resource_tree_lock(void)
-{
-	if (resource_lock_p)
-		read_lock(resource_lock_p);
-	else
-		preempt_disable();
-}
-
-static void resource_tree_unlock(void)
-{
-	if (resource_lock_p)
-		read_unlock(resource_lock_p);
-	else
-		preempt_enable();
-}
-
-static unsigned int collect_regions(struct resource *root, struct resource *parent, unsigned long lo,
-				    unsigned long hi, struct leftover_region *out, unsigned int n)
-{
-	struct resource *r;
-
-	for (r = parent->child; r; r = r->sibling) {
-		if ((unsigned long)r->name >= lo && (unsigned long)r->name < hi && n < LEFTOVER_REGIONS_MAX)
-			out[n++] = (struct leftover_region){ root, r->start, r->end, r->name };
-		n = collect_regions(root, r, lo, hi, out, n);
-	}
-	return n;
-}
-
-static bool region_present(struct resource *parent, const struct leftover_region *region)
-{
-	struct resource *r;
-
-	for (r = parent->child; r; r = r->sibling)
-		if ((r->start == region->start && r->end == region->end && r->name == region->name) ||
-		    region_present(r, region))
-			return true;
-	return false;
-}
-
-static unsigned int module_regions(const char *name, struct leftover_region *out)
-{
-	unsigned long lo = 0, hi = 0;
-	unsigned int n = 0;
-	struct module *mod;
-
-	mutex_lock(module_mutex_p);
-	mod = find_module_p(name);
-	if (mod) {
-		lo = (unsigned long)mod->core_layout.base;
-		hi = lo + mod->core_layout.size;
-	}
-	mutex_unlock(module_mutex_p);
-	if (!lo)
-		return 0;
-	resource_tree_lock();
-	n = collect_regions(&ioport_resource, &ioport_resource, lo, hi, out, n);
-	n = collect_regions(&iomem_resource, &iomem_resource, lo, hi, out, n);
-	resource_tree_unlock();
-	return n;
-}
-
-/* After the unload: what its exit function did not release, in the reverse order of the tree walk. */
-static unsigned int release_leftover_regions(const struct leftover_region *regions, unsigned int n)
-{
-	unsigned int released = 0;
-	bool present;
-
-	while (n--) {
-		resource_tree_lock();
-		present = region_present(regions[n].root, &regions[n]);
-		resource_tree_unlock();
-		if (!present)
-			continue;
-		__release_region(regions[n].root, regions[n].start, regions[n].end - regions[n].start + 1);
-		released++;
-	}
-	return released;
-}
-
 static int unload(const char *name, char *reason)
 {
 	char *argv[] = { "/sbin/rmmod", NULL, NULL, NULL };
 	bool live = false, used_by_modules = false, has_exit = false;
-	struct leftover_region regions[LEFTOVER_REGIONS_MAX];
-	unsigned int nr_regions;
 	int refcount = 0, status;
 	struct module *mod;
 
@@ -288,15 +194,13 @@ static int unload(const char *name, char *reason)
 	 * under. A module without an exit function can only go forced (nothing of it then runs). */
 	argv[1] = has_exit ? (char *)name : "-f";
 	argv[2] = has_exit ? NULL : (char *)name;
-	nr_regions = module_regions(name, regions);
 	status = run_helper(argv);
 	if (module_loaded(name)) {
 		snprintf(reason, WATCH_REASON_MAX, "rmmod-failed,exit=%d", helper_exit(status));
 		recovery_log(name, "unload", "failed", " reason=%s", reason);
 		return -EBUSY;
 	}
-	recovery_log(name, "unload", "ok", " exit_function=%s regions=%u leftover_released=%u",
-		     has_exit ? "own" : "none,forced", nr_regions, release_leftover_regions(regions, nr_regions));
+	recovery_log(name, "unload", "ok", " exit_function=%s", has_exit ? "own" : "none,forced");
 	return 0;
 }
 
@@ -478,7 +382,6 @@ int notify_start(unsigned long (*lookup)(const char *name))
 		pr_err("kernel symbol x86_platform_ipi_callback missing: no violation notifications\n");
 		return -ENOENT;
 	}
-	resource_lock_p = (rwlock_t *)lookup("resource_lock");
 	recovery_wq = alloc_ordered_workqueue("chariot_recovery", 0);
 	if (!recovery_wq)
 		return -ENOMEM;

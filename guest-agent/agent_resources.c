@@ -44,6 +44,7 @@
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
 #include <linux/interrupt.h>
+#include <linux/ioport.h>
 #include <linux/kthread.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
@@ -103,6 +104,7 @@ static unsigned long next_seq;                      /* state_lock */
 /* Per domain slot: acquisitions recorded (a renewal of an entry not counted) and lost to a full ledger. */
 static unsigned int acquired[CHARIOT_MAX_DOMAINS], unrecorded[CHARIOT_MAX_DOMAINS];
 static unsigned long devm_irq_start, devm_irq_end;  /* devm_request_threaded_irq's code */
+static rwlock_t *resource_lock_p; /* NULL on a uniprocessor kernel: the lock has no storage, only preemption off */
 
 /* ---- the ledger (state_lock held) ---- */
 
@@ -485,8 +487,70 @@ void resources_init(unsigned long (*lookup)(const char *name))
 
 	size_offset = (void *)lookup("kallsyms_lookup_size_offset");
 	devm_irq_start = lookup("devm_request_threaded_irq");
+	resource_lock_p = (rwlock_t *)lookup("resource_lock");
 	if (size_offset && devm_irq_start && size_offset(devm_irq_start, &size, &offset))
 		devm_irq_end = devm_irq_start + size;
+}
+
+/* ---- I/O port and memory regions: found in the resource trees ---- */
+
+/* Regions a module requested carry a name in its memory (its driver name): one still requested when it goes was
+ * left by a call that never reached its error path (an aborted probe), and the reloaded driver's probe would find
+ * it busy. No probe needed: the trees say who holds what. */
+#define LEFTOVER_REGIONS_MAX 16
+
+struct leftover_region {
+	struct resource *root;
+	resource_size_t start, end;
+};
+
+static void resource_tree_lock(void)
+{
+	if (resource_lock_p)
+		read_lock(resource_lock_p);
+	else
+		preempt_disable();
+}
+
+static void resource_tree_unlock(void)
+{
+	if (resource_lock_p)
+		read_unlock(resource_lock_p);
+	else
+		preempt_enable();
+}
+
+static unsigned int collect_regions(struct resource *root, struct resource *parent, unsigned long lo,
+				    unsigned long hi, struct leftover_region *out, unsigned int n)
+{
+	struct resource *r;
+
+	for (r = parent->child; r; r = r->sibling) {
+		if ((unsigned long)r->name >= lo && (unsigned long)r->name < hi && n < LEFTOVER_REGIONS_MAX)
+			out[n++] = (struct leftover_region){ root, r->start, r->end };
+		n = collect_regions(root, r, lo, hi, out, n);
+	}
+	return n;
+}
+
+/* The regions named from d's module memory, children before their parents (the reverse of the tree walk). */
+static unsigned int release_regions(const struct domain *d)
+{
+	unsigned long lo = (unsigned long)d->mod->core_layout.base, hi = lo + d->mod->core_layout.size;
+	struct leftover_region regions[LEFTOVER_REGIONS_MAX];
+	unsigned int n = 0, i;
+
+	resource_tree_lock();
+	n = collect_regions(&ioport_resource, &ioport_resource, lo, hi, regions, n);
+	n = collect_regions(&iomem_resource, &iomem_resource, lo, hi, regions, n);
+	resource_tree_unlock();
+	for (i = n; i--;) {
+		__release_region(regions[i].root, regions[i].start, regions[i].end - regions[i].start + 1);
+		recovery_log(d->name, "resource", "released", " kind=region %s=0x%llx-0x%llx",
+			     regions[i].root == &ioport_resource ? "ports" : "memory",
+			     (unsigned long long)regions[i].start, (unsigned long long)regions[i].end);
+	}
+	return n;
 }
 
 /* ---- release at GOING ---- */
@@ -616,7 +680,7 @@ static void log_release(const struct domain *d, const struct held_resource *r, u
  */
 void resources_release(struct domain *d)
 {
-	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, acquisitions, lost, pass, i;
+	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, acquisitions, lost, pass, i, regions;
 	struct held_resource *held;
 	struct held_resource *r;
 	unsigned long flags;
@@ -646,11 +710,13 @@ void resources_release(struct domain *d)
 			total++;
 		}
 	}
+	regions = release_regions(d); /* requested first (a probe's start): released last */
+	total += regions;
 	recovery_log(d->name, "resources", total ? "released" : "clean", " acquired=%u recorded=%u released=%u "
 		     "unrecorded=%u irq=%u timer=%u delayed_work=%u work=%u pci_driver=%u usb_driver=%u device_driver=%u "
-		     "netdev=%u snd_card=%u device=%u kthread=%u", acquisitions, nr, total, lost, released[RES_IRQ],
-		     released[RES_TIMER], released[RES_DELAYED_WORK], released[RES_WORK], released[RES_PCI_DRIVER],
-		     released[RES_USB_DRIVER], released[RES_DEVICE_DRIVER], released[RES_NETDEV],
-		     released[RES_SND_CARD], released[RES_DEVICE], released[RES_KTHREAD]);
+		     "netdev=%u snd_card=%u device=%u kthread=%u region=%u", acquisitions, nr, total, lost,
+		     released[RES_IRQ], released[RES_TIMER], released[RES_DELAYED_WORK], released[RES_WORK],
+		     released[RES_PCI_DRIVER], released[RES_USB_DRIVER], released[RES_DEVICE_DRIVER],
+		     released[RES_NETDEV], released[RES_SND_CARD], released[RES_DEVICE], released[RES_KTHREAD], regions);
 	kfree(held);
 }
