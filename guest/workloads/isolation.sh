@@ -19,7 +19,8 @@
 #            requests an IRQ, then faults (EIO): the recovery's unload releases them (the agent's resource ledger);
 #            past their expiry none has run, no IRQ handler of the demo is left, the reloaded demo works and unloads
 #            isolated with nothing to release; loaded again (still armed), leak_driver registers a PCI driver and a
-#            net_device, then faults: the unload unregisters both (persistent: not reloaded)
+#            net_device, requests I/O ports, adds a device and starts a kthread, then faults: the unload releases
+#            them all (persistent: not reloaded)
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -369,9 +370,12 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             unload chariot_demo # isolated, healthy: its exit function released everything
             # still armed: isolated at load again; a fault after the reload is persistent
             if out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1) && fault leak_driver persistent; then
-                registered=$(ls /sys/bus/pci/drivers /sys/class/net | grep -c '^chariot_demo$\|^demo')
+                # its PCI driver, net_device, device, ports and thread (comm: 15 characters)
+                registered=$({ ls /sys/bus/pci/drivers /sys/class/net /sys/devices
+                    sed -n 's/.* : //p' /proc/ioports
+                    cat /proc/[0-9]*/comm 2>/dev/null; } | grep -c '^chariot_demo\|^demo')
                 say "W: after leak_driver registered=$registered"
-                [ "$registered" -eq 0 ] || fail "the unloaded demo's driver or net_device is left registered"
+                [ "$registered" -eq 0 ] || fail "the unloaded demo left $registered things registered"
             else
                 fail "insmod chariot_demo and leak_driver: $out"
             fi

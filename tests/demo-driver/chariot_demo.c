@@ -34,7 +34,7 @@
  * two that write nothing themselves:
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
- and those that crash or hang an unprotected kernel:
+ * and those that crash or hang an unprotected kernel:
  *   null_read     reads through a NULL-based pointer (address 0x40), interrupts off and preemption disabled, as a
  *                 driver holding a spinlock would be (an oops in the writing task)
  *   wild_call     calls through a corrupted function pointer (0x700000000, a user address), the same way, holding
@@ -54,8 +54,10 @@
  *                 module memory at once after an unload and the timer 2 s later; isolated, the agent's recovery
  *                 releases all four at the unload.
  *   leak_driver   registers a PCI driver (`chariot_demo`, matching no device) and a net_device (`demo%d`, its
- *                 transmit function the demo's), then faults as null_read does. Unprotected, both stay registered
- *                 with their driver struct and ops in freed module memory; isolated, the unload unregisters them.
+ *                 transmit function the demo's), requests I/O ports 0x2a0-0x2a7, adds a device of its own
+ *                 (`chariot_demo_leak`, its release function the demo's) and starts a kernel thread running the
+ *                 demo's code until stopped, then faults as null_read does. Unprotected, all stay with their
+ *                 structs, ops and code in freed module memory; isolated, the unload releases them.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
  * Every command runs holding demo_lock, a mutex the exit function takes too (as a driver's remove takes its
  * device's lock): an aborted call that kept it would make the unload sleep forever.
@@ -103,6 +105,9 @@ static const unsigned int leak_irq_lines[] = { 7, 5, 10, 3 };
 /* leak_driver's */
 static const struct pci_device_id leak_pci_ids[] = { {} }; /* matches no device */
 static struct pci_driver leak_pci_driver = { .name = "chariot_demo", .id_table = leak_pci_ids };
+#define DEMO_LEAK_PORTS 0x2a0 /* 8 ISA ports nothing in Bochs uses */
+#define DEMO_LEAK_PORTS_LEN 8
+static struct device leak_device;
 static DEFINE_MUTEX(demo_lock);
 /* thread_null's: like usb-storage's control thread, it must live until kthread_stop() (no reference is held) */
 static struct task_struct *demo_thread;
@@ -344,18 +349,37 @@ static netdev_tx_t leak_xmit(struct sk_buff *skb, struct net_device *dev)
 
 static const struct net_device_ops leak_netdev_ops = { .ndo_start_xmit = leak_xmit };
 
+static void leak_device_release(struct device *dev)
+{
+}
+
+static int leak_thread_fn(void *unused)
+{
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ / 10);
+	return 0;
+}
+
 static int do_leak_driver(const char *cmd, bool *changed)
 {
 	struct net_device *dev = alloc_netdev(0, "demo%d", NET_NAME_UNKNOWN, ether_setup);
-	int pci_err = pci_register_driver(&leak_pci_driver), net_err = -ENOMEM;
+	int pci_err = pci_register_driver(&leak_pci_driver), net_err = -ENOMEM, device_err;
+	bool ports = request_region(DEMO_LEAK_PORTS, DEMO_LEAK_PORTS_LEN, "chariot_demo") != NULL;
+	struct task_struct *thread;
 
 	if (dev) {
 		dev->netdev_ops = &leak_netdev_ops;
 		eth_hw_addr_random(dev);
 		net_err = register_netdev(dev);
 	}
-	printk(KERN_WARNING "DEMO: %s pci_driver=%d netdev=%s err=%d\n", cmd, pci_err, dev ? dev->name : "none",
-	       net_err);
+	device_initialize(&leak_device);
+	leak_device.release = leak_device_release;
+	dev_set_name(&leak_device, "chariot_demo_leak");
+	device_err = device_add(&leak_device);
+	thread = kthread_run(leak_thread_fn, NULL, "chariot_demo_leak");
+	printk(KERN_WARNING "DEMO: %s pci_driver=%d netdev=%s err=%d ports=%s device=%d thread=%s\n", cmd, pci_err,
+	       dev ? dev->name : "none", net_err, ports ? "requested" : "busy", device_err,
+	       IS_ERR(thread) ? "failed" : "running");
 	return do_null_read(cmd, changed);
 }
 

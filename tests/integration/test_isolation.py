@@ -316,7 +316,8 @@ def test_leaked_resources_are_released_at_the_unload(leak):
     IRQ, all with functions in the demo's text, then faults before its exit function could know of them: the
     recovery's unload (GOING) releases them, newest first, so after their expiry nothing of the freed demo runs, no
     handler of it is left, the kernel does not oops, and the reloaded demo works and unloads with nothing to release.
-    Loaded again, leak_driver registers a PCI driver and a net_device and faults: the unload unregisters both."""
+    Loaded again, leak_driver registers a PCI driver and a net_device, requests I/O ports, adds a device and starts a
+    kernel thread, and faults: the unload releases them all, newest first, the ports last."""
     log = leak.guest_log
     assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
     in_order(w_lines(log), [
@@ -333,7 +334,8 @@ def test_leaked_resources_are_released_at_the_unload(leak):
     armed = re.search(r"DEMO: leak_timer timer=armed delayed_work=queued work=requeuing irq=(-?\d+)", log)
     assert armed, log[-3000:]
     irq = armed.group(1)
-    assert re.search(r"DEMO: leak_driver pci_driver=0 netdev=demo\d+ err=0", log), log[-3000:]
+    assert re.search(r"DEMO: leak_driver pci_driver=0 netdev=demo\d+ err=0 ports=requested device=0 "
+                     r"thread=running", log), log[-3000:]
     assert "leak_timer timer ran" not in log and "leak_timer delayed_work ran" not in log
     for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:", "general protection", "Trying to free"):
         assert bad not in log, bad
@@ -342,21 +344,23 @@ def test_leaked_resources_are_released_at_the_unload(leak):
     # newest first: the work (it queued itself again until the unload), the IRQ (requested last), the delayed work
     # (queued after the timer was armed), the timer; then the net_device, registered after the PCI driver
     timer_kinds = ["work"] + (["irq"] if irq != "-1" else []) + ["delayed_work", "timer"]
-    assert [l["kind"] for l in released] == timer_kinds + ["netdev", "pci_driver"], lines
+    driver_kinds = ["kthread", "device", "netdev", "pci_driver"]
+    assert [l["kind"] for l in released] == timer_kinds + driver_kinds + ["region"], lines
+    assert released[-1]["ports"] == "0x2a0-0x2a7", released
     assert all(l["module"] == "chariot_demo" and l["result"] == "released" for l in released), released
     assert all(l["function"].startswith("chariot_demo+0x") for l in released[:len(timer_kinds)]), released
     if irq != "-1":
         assert released[1]["irq"] == irq
-    for first, last in ((0, len(timer_kinds)), (len(timer_kinds), len(released))):
+    for first, last in ((0, len(timer_kinds)), (len(timer_kinds), len(timer_kinds) + len(driver_kinds))):
         seqs = [int(l["seq"]) for l in released[first:last]]
         assert seqs == sorted(seqs, reverse=True), seqs
     summaries = [l for l in lines if l["step"] == "resources"]
     # the faulty load, the reloaded demo's healthy unload, the faulty load after it
     assert [(s["result"], s["released"]) for s in summaries] == [
-        ("released", str(len(timer_kinds))), ("clean", "0"), ("released", "2")], summaries
+        ("released", str(len(timer_kinds))), ("clean", "0"), ("released", "5")], summaries
     assert summaries[0]["timer"] == summaries[0]["delayed_work"] == summaries[0]["work"] == "1"
     assert summaries[0]["irq"] == ("1" if irq != "-1" else "0")
     assert summaries[1]["recorded"] == "0"
-    assert summaries[2]["pci_driver"] == summaries[2]["netdev"] == "1"
+    assert all(summaries[2][k] == "1" for k in ("pci_driver", "netdev", "device", "kthread", "region")), summaries
     assert leak.status == "hv_shutdown" and leak.shutdown_reason == "guest powered off"
     assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
