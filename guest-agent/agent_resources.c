@@ -21,8 +21,6 @@
  *                 that the module registers; gone at free_netdev
  *   device        device_add called from the module's text (a class device of its own: sd's scsi_disk); gone at
  *                 device_del
- *   kthread       kthread_create_on_node (kthread_run passes there) of a thread whose function is in the module's
- *                 text; it is held while that task lives (its pid still names it)
  *   snd_card      snd_card_register of a card the module created; gone at snd_card_free_when_closed (snd_card_free
  *                 and devres pass there)
  * Timers and works are forgotten only with their domain (nobody tells when their memory goes), so whether one is
@@ -36,7 +34,8 @@
  * Release (resources_release, at the module's GOING notification: after its exit function ran, before its memory
  * is freed): newest first, what is still held is released (free_irq, del_timer_sync, cancel_delayed_work_sync,
  * cancel_work_sync, pci_unregister_driver, usb_deregister, driver_unregister, unregister_netdev, snd_card_free,
- * device_unregister, kthread_stop).
+ * device_unregister). Found at release, not recorded: the kernel threads running a function of the module's text
+ * (stopped first: they use the rest) and the I/O port and memory regions named from its memory (released last).
  * IRQs requested through devres belong to their device, whose unbinding (a driver unregistered) frees them: they
  * wait for a second pass, which also catches what a released item re-armed meanwhile (a work queued by a timer's
  * function before the timer went).
@@ -48,7 +47,7 @@
 #include <linux/kthread.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
-#include <linux/pid_namespace.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -75,7 +74,6 @@ enum resource_kind {
 	RES_NETDEV,
 	RES_SND_CARD,
 	RES_DEVICE,
-	RES_KTHREAD,
 	RES_KINDS,
 };
 
@@ -83,7 +81,7 @@ static const char *const kind_names[RES_KINDS] = {
 	[RES_IRQ] = "irq",		 [RES_TIMER] = "timer",		  [RES_DELAYED_WORK] = "delayed_work",
 	[RES_WORK] = "work",		 [RES_PCI_DRIVER] = "pci_driver", [RES_USB_DRIVER] = "usb_driver",
 	[RES_DEVICE_DRIVER] = "device_driver", [RES_NETDEV] = "netdev", [RES_SND_CARD] = "snd_card",
-	[RES_DEVICE] = "device",		 [RES_KTHREAD] = "kthread",
+	[RES_DEVICE] = "device",
 };
 
 /* One resource a domain holds. `key` is what its release event names: the IRQ number (with the dev_id as object),
@@ -357,50 +355,6 @@ static int device_add_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return start_owned_call(ri, regs, NULL, RES_DEVICE, (void *)regs->di, regs->di);
 }
 
-/* kthread_create_on_node(threadfn, data, node, namefmt, ...): the task is the result */
-static int kthread_create_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int skip;
-
-	if (!READ_ONCE(nr_domains))
-		return 1;
-	spin_lock_irqsave(&state_lock, flags);
-	skip = start_resource_call(ri, domain_by_text(regs->di), RES_KTHREAD, NULL, 0, regs->di, false);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return skip;
-}
-
-static int kthread_create_return(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct resource_call *call = (struct resource_call *)ri->data;
-	struct task_struct *task = (struct task_struct *)regs_return_value(regs);
-	unsigned long flags;
-
-	if (IS_ERR_OR_NULL(task))
-		return 0;
-	spin_lock_irqsave(&state_lock, flags);
-	if (call->domain->in_use && call->domain->generation == call->generation)
-		record(call->domain, RES_KTHREAD, task, task->pid, call->function, false);
-	spin_unlock_irqrestore(&state_lock, flags);
-	return 0;
-}
-
-/* The task the recorded kthread was, if it still lives (no reference is kept: its pid tells), referenced. */
-static struct task_struct *live_kthread(const struct held_resource *r)
-{
-	struct task_struct *task;
-
-	rcu_read_lock();
-	task = pid_task(find_pid_ns(r->key, &init_pid_ns), PIDTYPE_PID);
-	if (task != r->object || (READ_ONCE(task->flags) & PF_EXITING))
-		task = NULL;
-	else
-		get_task_struct(task);
-	rcu_read_unlock();
-	return task;
-}
-
 /* ---- released by someone: forgotten ---- */
 
 /* free_irq(irq, dev_id) */
@@ -453,11 +407,6 @@ static struct kretprobe acquire_probes[] = {
 	RESOURCE_KRETPROBE("register_netdevice", register_netdevice_entry),
 	RESOURCE_KRETPROBE("snd_card_register", snd_card_register_entry),
 	RESOURCE_KRETPROBE("device_add", device_add_entry),
-	{
-		.kp.symbol_name = "kthread_create_on_node", .entry_handler = kthread_create_entry,
-		.handler = kthread_create_return, .data_size = sizeof(struct resource_call),
-		.maxactive = RESOURCE_PROBE_MAXACTIVE,
-	},
 };
 static bool acquire_probe_registered[ARRAY_SIZE(acquire_probes)];
 
@@ -490,6 +439,41 @@ void resources_init(unsigned long (*lookup)(const char *name))
 	resource_lock_p = (rwlock_t *)lookup("resource_lock");
 	if (size_offset && devm_irq_start && size_offset(devm_irq_start, &size, &offset))
 		devm_irq_end = devm_irq_start + size;
+}
+
+/* ---- kernel threads: found in the task list ---- */
+
+/* A kernel thread running the module's code (usb-storage's control thread) that its exit function did not stop
+ * would run freed code. kthread_func() names each kthread's function: no probe needed (kthread_create_on_node's
+ * callers are probed for grants already; a second return probe there would hide their return address). */
+#define LEFTOVER_KTHREADS_MAX 16
+
+static unsigned int stop_kthreads(const struct domain *d)
+{
+	unsigned long lo = (unsigned long)d->mod->core_layout.base, hi = lo + d->mod->core_layout.size, function;
+	struct task_struct *threads[LEFTOVER_KTHREADS_MAX], *task;
+	unsigned int n = 0, i;
+	int result;
+
+	rcu_read_lock();
+	for_each_process(task) {
+		if (!(task->flags & PF_KTHREAD) || (task->flags & PF_EXITING))
+			continue;
+		function = (unsigned long)kthread_func(task);
+		if (function >= lo && function < hi && n < LEFTOVER_KTHREADS_MAX) {
+			get_task_struct(task);
+			threads[n++] = task;
+		}
+	}
+	rcu_read_unlock();
+	for (i = 0; i < n; i++) {
+		function = (unsigned long)kthread_func(threads[i]);
+		result = kthread_stop(threads[i]);
+		recovery_log(d->name, "resource", "released", " kind=kthread pid=%d comm=%s function=%s+0x%lx exit=%d",
+			     threads[i]->pid, threads[i]->comm, d->name, function - d->text_start, result);
+		put_task_struct(threads[i]);
+	}
+	return n;
 }
 
 /* ---- I/O port and memory regions: found in the resource trees ---- */
@@ -567,7 +551,6 @@ static bool still_held(const struct held_resource *r)
 		bool registered;
 		struct kobject kobj;
 	} copy;
-	struct task_struct *task;
 	unsigned long flags;
 	bool recorded;
 
@@ -596,11 +579,6 @@ static bool still_held(const struct held_resource *r)
 	case RES_DEVICE:
 		return !copy_from_kernel_nofault(&copy.kobj, &((struct device *)r->object)->kobj, sizeof(copy.kobj)) &&
 		       copy.kobj.state_in_sysfs;
-	case RES_KTHREAD:
-		task = live_kthread(r);
-		if (task)
-			put_task_struct(task);
-		return task != NULL;
 	default:
 		return true;
 	}
@@ -608,8 +586,6 @@ static bool still_held(const struct held_resource *r)
 
 static void release_one(const struct held_resource *r)
 {
-	struct task_struct *task;
-
 	switch (r->kind) {
 	case RES_IRQ:
 		free_irq(r->key, r->object);
@@ -640,13 +616,6 @@ static void release_one(const struct held_resource *r)
 		break;
 	case RES_DEVICE:
 		device_unregister(r->object); /* its release, the module's, still exists */
-		break;
-	case RES_KTHREAD:
-		task = live_kthread(r);
-		if (task) {
-			kthread_stop(task);
-			put_task_struct(task);
-		}
 		break;
 	default:
 		break;
@@ -680,7 +649,7 @@ static void log_release(const struct domain *d, const struct held_resource *r, u
  */
 void resources_release(struct domain *d)
 {
-	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, acquisitions, lost, pass, i, regions;
+	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, acquisitions, lost, pass, i, regions, kthreads;
 	struct held_resource *held;
 	struct held_resource *r;
 	unsigned long flags;
@@ -699,6 +668,8 @@ void resources_release(struct domain *d)
 	spin_unlock_irqrestore(&state_lock, flags);
 	sort(held, nr, sizeof(*held), newest_first, NULL);
 
+	kthreads = stop_kthreads(d); /* they run the module's code with what it holds */
+	total += kthreads;
 	for (pass = 0; pass < RELEASE_PASSES; pass++) {
 		for (i = 0; i < nr; i++) {
 			r = &held[i];
@@ -717,6 +688,6 @@ void resources_release(struct domain *d)
 		     "netdev=%u snd_card=%u device=%u kthread=%u region=%u", acquisitions, nr, total, lost,
 		     released[RES_IRQ], released[RES_TIMER], released[RES_DELAYED_WORK], released[RES_WORK],
 		     released[RES_PCI_DRIVER], released[RES_USB_DRIVER], released[RES_DEVICE_DRIVER],
-		     released[RES_NETDEV], released[RES_SND_CARD], released[RES_DEVICE], released[RES_KTHREAD], regions);
+		     released[RES_NETDEV], released[RES_SND_CARD], released[RES_DEVICE], kthreads, regions);
 	kfree(held);
 }
