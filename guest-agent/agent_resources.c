@@ -539,6 +539,17 @@ static unsigned int release_regions(const struct domain *d)
 
 /* ---- release at GOING ---- */
 
+/* device_del needs the device's class still registered: a module's exit function unregisters the class it defines
+ * (sd's scsi_disk) before GOING, and a device of that class is then left as it is. */
+static bool device_class_outlives_module(struct device *dev, const struct domain *d)
+{
+	unsigned long base = (unsigned long)d->mod->core_layout.base;
+	const struct class *class;
+
+	return !copy_from_kernel_nofault(&class, &dev->class, sizeof(class)) &&
+	       ((unsigned long)class < base || (unsigned long)class >= base + d->mod->core_layout.size);
+}
+
 /* Still held: recorded (its release event has not come), and for the items that say so themselves, still the
  * same function and pending, or still registered. Their memory may be gone: read without faulting. */
 static bool still_held(const struct held_resource *r)
@@ -578,7 +589,7 @@ static bool still_held(const struct held_resource *r)
 						 sizeof(bool)) && copy.registered;
 	case RES_DEVICE:
 		return !copy_from_kernel_nofault(&copy.kobj, &((struct device *)r->object)->kobj, sizeof(copy.kobj)) &&
-		       copy.kobj.state_in_sysfs;
+		       copy.kobj.state_in_sysfs && device_class_outlives_module(r->object, r->domain);
 	default:
 		return true;
 	}
