@@ -271,6 +271,24 @@ if [ "$scenario" = recover ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     [ -z "$(cat /proc/chariot)" ] || fail "a watch is left after release: $(cat /proc/chariot)"
 fi
 
+# crash_round FIRST SECOND: the demo released, armed and loaded again; fault FIRST must end in a recovery, SECOND
+# (after that reload) as persistent
+crash_round() {
+    proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
+    if ! proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1" ||
+        ! out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1); then
+        fail "isolate-on-load and insmod chariot_demo before $1: $out"
+        return
+    fi
+    fault "$1" recovered || return
+    say "W: chariot $line"
+    expect_watch faults=1 recoveries=1
+    run_demo legal yes
+    fault "$2" persistent || return
+    say "W: chariot $line"
+    expect_watch domain=none faults=2 recoveries=1
+}
+
 if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     run_demo legal yes
     if fault null_read recovered; then
@@ -288,38 +306,11 @@ if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             fail "state=recovered but chariot_demo is not loaded"
         fi
     fi
-    proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
-    # a new watch, a new load: a call through a wild pointer
-    if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1" &&
-        out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1); then
-        if fault wild_call recovered; then
-            say "W: chariot $line"
-            expect_watch faults=1 recoveries=1
-            run_demo legal yes
-            if fault null_strscpy persistent; then
-                say "W: chariot $line"
-                expect_watch domain=none faults=2 recoveries=1
-            fi
-        fi
-    else
-        fail "isolate-on-load and insmod chariot_demo again: $out"
-    fi
-    proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
-    # a kernel thread's function faults: the thread waits to be stopped by the demo's exit function
-    if proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1" &&
-        out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1); then
-        if fault thread_null recovered; then
-            say "W: chariot $line"
-            expect_watch faults=1 recoveries=1
-            run_demo legal yes
-            if fault user_write persistent; then
-                say "W: chariot $line"
-                expect_watch domain=none faults=2 recoveries=1
-            fi
-        fi
-    else
-        fail "isolate-on-load and insmod chariot_demo a third time: $out"
-    fi
+    # a new watch, a new load: a call through a wild pointer, then into strscpy
+    crash_round wild_call null_strscpy
+    # a kernel thread's function faults (the thread waits to be stopped by the demo's exit function), then a store
+    # into user memory
+    crash_round thread_null user_write
     # the aborted calls left interrupts on and the shell's task schedulable, and released the locks they held
     # (wild_call's rtnl_lock, which `ip link` takes)
     say "W: after the faults hostname=$(uname -n) loopback=$(ip link show lo >/dev/null 2>&1 && echo listed)"
