@@ -174,6 +174,8 @@ void heap_adopt_netdevs(struct domain *d);
 
 /* agent_unwind.c: registers the lock functions with the hypervisor; returns the landing of aborted calls. */
 unsigned long unwind_start(unsigned long (*lookup)(const char *name));
+/* The locks domain hv_id's driver still holds, released, each logged as a recovery step of `module`; how many. */
+unsigned int release_domain_locks(const char *module, unsigned long hv_id);
 
 /* agent_resources.c: what a domain holds besides memory, in acquisition order. */
 extern struct probe_set resource_probes;

@@ -15,6 +15,9 @@
  * its driver still expects it to run until kthread_stop() (usb-storage's control thread): it parks here instead,
  * holding a reference on the agent, and exits when stopped.
  *
+ * Recovery, before it unloads a faulty driver, releases the locks the driver took in earlier calls and still holds
+ * (DOMAIN_LOCK_NEXT), whichever task took them: its exit function would wait for them forever.
+ *
  * Every step is a console line:
  *   CHARIOT: unwind abort=<id> lock=<class> address=<lock> action=<released|skipped> [reason=...]
  *   CHARIOT: unwind abort=<id> thread=<comm> action=<parked|stopped>
@@ -86,18 +89,24 @@ static bool owned_by_current(atomic_long_t *owner)
 	return (atomic_long_read(owner) & ~OWNER_FLAGS) == (unsigned long)current;
 }
 
-/* A lock the hypervisor saw the call take and not release: released unless it visibly is not the call's any more
- * (the owner recorded in mutexes and write-held rw-semaphores). */
-static void release_lock(unsigned long abort_id, unsigned long lock_class, void *lock)
+static const char *lock_class_name(unsigned long lock_class)
+{
+	return lock_class < LOCK_CLASSES ? lock_class_names[lock_class] : "unknown";
+}
+
+/* A lock the hypervisor saw a driver call take and not release: released unless it visibly is not held any more,
+ * or not by this task (the owner recorded in mutexes and write-held rw-semaphores) unless `any_owner` (recovery
+ * releases what the driver kept across calls, whichever task took it). NULL, or why it was skipped. */
+static const char *release_lock(unsigned long lock_class, void *lock, bool any_owner)
 {
 	const char *skipped = NULL;
 
 	switch (lock_class) {
 	case LOCK_MUTEX:
-		if (owned_by_current(&((struct mutex *)lock)->owner))
+		if (any_owner ? mutex_is_locked(lock) : owned_by_current(&((struct mutex *)lock)->owner))
 			mutex_unlock(lock);
 		else
-			skipped = "not-owner";
+			skipped = any_owner ? "not-locked" : "not-owner";
 		break;
 	case LOCK_RWSEM_READ:
 		if (rwsem_is_locked(lock))
@@ -106,10 +115,10 @@ static void release_lock(unsigned long abort_id, unsigned long lock_class, void 
 			skipped = "not-locked";
 		break;
 	case LOCK_RWSEM_WRITE:
-		if (owned_by_current(&((struct rw_semaphore *)lock)->owner))
+		if (any_owner ? rwsem_is_locked(lock) : owned_by_current(&((struct rw_semaphore *)lock)->owner))
 			up_write(lock);
 		else
-			skipped = "not-owner";
+			skipped = any_owner ? "not-locked" : "not-owner";
 		break;
 	case LOCK_SEMAPHORE:
 		up(lock);
@@ -123,9 +132,7 @@ static void release_lock(unsigned long abort_id, unsigned long lock_class, void 
 	default:
 		skipped = "unknown-class";
 	}
-	printk(KERN_WARNING "CHARIOT: unwind abort=%lu lock=%s address=%px action=%s%s%s\n", abort_id,
-	       lock_class < LOCK_CLASSES ? lock_class_names[lock_class] : "unknown", lock,
-	       skipped ? "skipped" : "released", skipped ? " reason=" : "", skipped ? skipped : "");
+	return skipped;
 }
 
 /* The thread function of a kernel thread was aborted: the driver stops the thread when it goes. Never returns. */
@@ -142,13 +149,33 @@ static void park_aborted_thread(unsigned long abort_id, long result)
 static noinline long abort_landing(unsigned long abort_id, long result)
 {
 	unsigned long caller = (unsigned long)__builtin_return_address(0), lock_class, lock;
+	const char *skipped;
 
 	/* chariot_vmcall: its -HV_ENOENT, the end of the list, is no failure to log */
-	while (!chariot_vmcall(CHARIOT_HC_ABORT_LOCK_NEXT, abort_id, 0, 0, 0, &lock_class, &lock))
-		release_lock(abort_id, lock_class, (void *)lock);
+	while (!chariot_vmcall(CHARIOT_HC_ABORT_LOCK_NEXT, abort_id, 0, 0, 0, &lock_class, &lock)) {
+		skipped = release_lock(lock_class, (void *)lock, false);
+		printk(KERN_WARNING "CHARIOT: unwind abort=%lu lock=%s address=%px action=%s%s%s\n", abort_id,
+		       lock_class_name(lock_class), (void *)lock, skipped ? "skipped" : "released",
+		       skipped ? " reason=" : "", skipped ? skipped : "");
+	}
 	if (in_task() && (current->flags & PF_KTHREAD) && caller >= kthread_start && caller < kthread_end)
 		park_aborted_thread(abort_id, result);
 	return result;
+}
+
+unsigned int release_domain_locks(const char *module, unsigned long hv_id)
+{
+	unsigned long lock_class, lock;
+	unsigned int released = 0;
+	const char *skipped;
+
+	while (!chariot_vmcall(CHARIOT_HC_DOMAIN_LOCK_NEXT, hv_id, 0, 0, 0, &lock_class, &lock)) {
+		skipped = release_lock(lock_class, (void *)lock, true);
+		recovery_log(module, "lock", skipped ? "skipped" : "released", " lock=%s address=%px%s%s",
+			     lock_class_name(lock_class), (void *)lock, skipped ? " reason=" : "", skipped ? skipped : "");
+		released += !skipped;
+	}
+	return released;
 }
 
 unsigned long unwind_start(unsigned long (*lookup)(const char *name))

@@ -65,6 +65,7 @@ static inline const char *chariot_hc_name(unsigned long nr)
 	case CHARIOT_HC_LOCK_FUNCTION:  return "lock_function";
 	case CHARIOT_HC_ABORT_LOCK_NEXT: return "abort_lock_next";
 	case CHARIOT_HC_EXCEPTION_TABLE: return "exception_table";
+	case CHARIOT_HC_DOMAIN_LOCK_NEXT: return "domain_lock_next";
 	default:                         return "unknown";
 	}
 }

@@ -50,6 +50,9 @@ enum chariot_hypercall {
                                       * at a user address in that code, on a driver's behalf, at an instruction the
                                       * table does not list is the driver's fault. A domain's code forgets its
                                       * table when the domain goes */
+    CHARIOT_HC_DOMAIN_LOCK_NEXT = 14, /* RBX = domain id. out: RBX = class, RCX = the lock: the newest lock the
+                                       * domain's driver took in a call and still holds (forgotten from now on;
+                                       * recovery releases them before it unloads the driver); -HV_ENOENT: none */
     CHARIOT_HC_COUNT
 };
 

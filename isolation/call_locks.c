@@ -150,6 +150,20 @@ bool call_locks_next_release(uint64_t abort_id, uint64_t *domain_id, uint64_t *l
     return true;
 }
 
+bool call_locks_next_held(uint64_t domain_id, uint64_t *lock_class, uint64_t *lock)
+{
+    struct held_lock *newest = NULL;
+    for (unsigned i = 0; i < HELD_LOCKS_MAX; i++)
+        if (held[i].state == LOCK_HELD && held[i].domain_id == domain_id && (!newest || held[i].age > newest->age))
+            newest = &held[i];
+    if (!newest)
+        return false;
+    *lock_class = newest->lock_class;
+    *lock = newest->lock;
+    newest->state = LOCK_SLOT_FREE;
+    return true;
+}
+
 void call_locks_forget_domain(uint64_t domain_id)
 {
     for (unsigned i = 0; i < HELD_LOCKS_MAX; i++)

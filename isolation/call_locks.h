@@ -40,6 +40,8 @@ unsigned call_locks_abort(uint64_t frame_seq, uint64_t frame_rsp);
 /* The newest lock abort `abort_id` still has to release, and whose driver took it (forgotten from now on); false
  * when none is left. */
 bool call_locks_next_release(uint64_t abort_id, uint64_t *domain_id, uint64_t *lock_class, uint64_t *lock);
+/* The newest lock domain `domain_id` holds, taken in any of its calls (forgotten from now on); false when none. */
+bool call_locks_next_held(uint64_t domain_id, uint64_t *lock_class, uint64_t *lock);
 void call_locks_forget_domain(uint64_t domain_id);
 unsigned call_locks_held(uint64_t domain_id);
 

@@ -339,6 +339,19 @@ long hc_exception_table(struct vcpu *v, struct hypercall_args *a)
     return status;
 }
 
+long hc_domain_lock_next(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    const struct domain *d = domain_by_id(a->arg[0]);
+    if (!d)
+        return -HV_ENOENT;
+    if (!call_locks_next_held(d->id, &a->out[0], &a->out[1]))
+        return -HV_ENOENT;
+    LOG_INFO("isolation.lock_release", "abort=none domain=%lu module=%s class=%lu lock=0x%lx", d->id, d->name,
+             a->out[0], a->out[1]);
+    return HV_OK;
+}
+
 long hc_abort_lock_next(struct vcpu *v, struct hypercall_args *a)
 {
     (void)v;

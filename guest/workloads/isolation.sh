@@ -11,7 +11,7 @@
 #            (`load_state`). An illegal write is skipped and reported to the agent, which recovers the demo: pinned
 #            (in use), it cannot be unloaded (state=failed, still isolated); unpinned, it is unloaded and reloaded
 #            (state=recovered, it works again); a fault after that reload is persistent: unloaded, not reloaded
-#   crash    as recover, with faults that oops or hang an unprotected kernel (null_read, then spin after the reload;
+#   crash    as recover, with faults that oops or hang an unprotected kernel (lock_hold, null_read, then spin after the reload;
 #            armed and loaded again, wild_call holding rtnl_lock, then null_strscpy; loaded a third time,
 #            thread_null, then user_write): the hypervisor aborts the demo's call (the /proc write fails with EIO; the thread waits
 #            to be stopped) and releases the locks it held, the agent recovers the demo
@@ -291,6 +291,7 @@ crash_round() {
 
 if [ "$scenario" = crash ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     run_demo legal yes
+    run_demo lock_hold yes # kept across calls: recovery must release it before the exit function takes it
     if fault null_read recovered; then
         say "W: chariot $line"
         expect_watch faults=1 recoveries=1

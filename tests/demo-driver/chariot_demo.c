@@ -31,7 +31,9 @@
  *                 direct-map page, so an unprotected kernel survives; /proc/chariot_victim shows the damage)
  *   stale_page    chariot_victim's code kstrdup()s a string (the kernel has just written that object's page),
  *                 then the demo immediately writes into that object, which is not its own
- * two that write nothing themselves:
+ * three that write nothing themselves:
+ *   lock_hold     takes demo_hold_lock and keeps it after the command (a lock held across calls, as a driver's
+ *                 open holds it until its release); the exit function takes it too
  *   pin / unpin   take / drop a reference on the module itself, as an open device would: pinned, it is in use
  *                 and cannot be unloaded (the agent's recovery must then report that it failed)
  * and those that crash or hang an unprotected kernel:
@@ -109,6 +111,8 @@ static struct pci_driver leak_pci_driver = { .name = "chariot_demo", .id_table =
 #define DEMO_LEAK_PORTS_LEN 8
 static struct device leak_device;
 static DEFINE_MUTEX(demo_lock);
+static DEFINE_MUTEX(demo_hold_lock); /* lock_hold's: taken by one command, kept after it; the exit function takes it */
+static bool hold_taken;
 /* thread_null's: like usb-storage's control thread, it must live until kthread_stop() (no reference is held) */
 static struct task_struct *demo_thread;
 static char last_result[64] = "cmd=none\n";
@@ -391,6 +395,16 @@ static int do_spin(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int do_lock_hold(const char *cmd, bool *changed)
+{
+	if (hold_taken)
+		return -EBUSY;
+	mutex_lock(&demo_hold_lock);
+	hold_taken = true;
+	*changed = true;
+	return 0;
+}
+
 static int do_pin(const char *cmd, bool *changed)
 {
 	if (pinned || !try_module_get(THIS_MODULE))
@@ -430,6 +444,7 @@ static const struct demo_command {
 	{ "thread_null", do_thread_null },
 	{ "leak_timer", do_leak_timer },
 	{ "leak_driver", do_leak_driver },
+	{ "lock_hold", do_lock_hold },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
 };
@@ -523,6 +538,8 @@ static void __exit demo_exit(void)
 	if (demo_thread)
 		printk(KERN_WARNING "DEMO: thread stopped result=%d\n", kthread_stop(demo_thread));
 	mutex_unlock(&demo_lock);
+	mutex_lock(&demo_hold_lock); /* what lock_hold kept: a driver waiting for its device to be closed */
+	mutex_unlock(&demo_hold_lock);
 	kmem_cache_destroy(demo_cache);
 	demo_free_load_state();
 }

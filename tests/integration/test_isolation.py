@@ -167,13 +167,15 @@ def test_recover_prints_every_step_on_the_console(recover):
     steps = re.findall(r"^\[[ 0-9.]+\] CHARIOT: recovery module=chariot_demo step=(\w+) result=(\S+)(.*)$",
                        recover.guest_log, re.M)
     assert [(step, result) for step, result, _ in steps] == [
-        ("detect", "ok"), ("unload", "failed"), ("end", "failed"),  # pinned: in use
+        # locks first (the demo keeps none across calls here)
+        ("detect", "ok"), ("locks", "ok"), ("unload", "failed"), ("end", "failed"),  # pinned: in use
         # the unload's GOING notification: the resource ledger's summary (the demo holds nothing), before rmmod ends
-        ("detect", "ok"), ("resources", "clean"), ("unload", "ok"), ("release", "ok"), ("isolate", "ok"),
-        ("reload", "ok"), ("end", "ok"),
-        ("detect", "ok"), ("resources", "clean"), ("unload", "ok"), ("release", "ok"), ("reload", "skipped"),
-        ("end", "ok"),
+        ("detect", "ok"), ("locks", "ok"), ("resources", "clean"), ("unload", "ok"), ("release", "ok"),
+        ("isolate", "ok"), ("reload", "ok"), ("end", "ok"),
+        ("detect", "ok"), ("locks", "ok"), ("resources", "clean"), ("unload", "ok"), ("release", "ok"),
+        ("reload", "skipped"), ("end", "ok"),
     ], steps
+    assert all(rest.endswith(" released=0") for step, _, rest in steps if step == "locks"), steps
     ends = [rest for step, _, rest in steps if step == "end"]
     assert "recovery=failed" in ends[0] and "reason=in-use,refcount=1" in ends[0]
     assert "recovery=recovered faults=2 recoveries=1" in ends[1]
@@ -232,6 +234,7 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
     assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
     in_order(w_lines(log), [
         "W: demo legal changed=yes",
+        "W: demo lock_hold changed=yes",
         "W: demo null_read aborted with EIO",
         "W: chariot_demo reloaded",
         "W: demo legal changed=yes",  # the reloaded demo works
@@ -272,12 +275,21 @@ def test_crash_faults_abort_the_drivers_call_and_recover_it(crash):
     # (class 4) before it. Each release the hypervisor handed out, the agent's landing made.
     assert all(r["landing"] == "agent" for r in faults), faults
     assert [r["locks"] for r in faults] == ["1", "1", "2", "1", "0", "1"], faults
-    releases = hvlog.find(crash.records, "isolation.lock_release")
+    kernel_lines = [re.sub(r"^(I: )?\[ *[0-9.]+\] ", "", line) for line in log.splitlines()]
+    all_releases = hvlog.find(crash.records, "isolation.lock_release")
+    releases = [r for r in all_releases if r["abort"] != "none"]
+    # lock_hold's mutex, kept across calls: the first recovery releases it before the exit function takes it
+    kept = [r for r in all_releases if r["abort"] == "none"]
+    assert [(r["domain"], r["class"]) for r in kept] == [("1", "0")], all_releases
+    in_order(kernel_lines, [
+        f"CHARIOT: recovery module=chariot_demo step=lock result=released lock=mutex "
+        f"address={int(kept[0]['lock'], 16):016x}",
+        "CHARIOT: recovery module=chariot_demo step=locks result=ok domain=1 released=1",
+        "CHARIOT: recovery module=chariot_demo step=unload result=ok"])
     assert [(r["abort"], r["class"]) for r in releases] == [
         (faults[0]["abort"], "0"), (faults[1]["abort"], "0"), (faults[2]["abort"], "4"), (faults[2]["abort"], "0"),
         (faults[3]["abort"], "0"), (faults[5]["abort"], "0")], releases
     class_names = {"0": "mutex", "4": "rtnl"}
-    kernel_lines = [re.sub(r"^(I: )?\[ *[0-9.]+\] ", "", line) for line in log.splitlines()]
     in_order(kernel_lines, [
         f"CHARIOT: unwind abort={r['abort']} lock={class_names[r['class']]} address={int(r['lock'], 16):016x} "
         "action=released" for r in releases])

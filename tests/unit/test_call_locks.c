@@ -142,6 +142,22 @@ static void forgetting_a_domain_keeps_an_abort_under_way(void **state)
     next_release_is(7, CLASS_MUTEX, LOCK_1);
 }
 
+static void recovery_takes_what_a_domain_still_holds_newest_first(void **state)
+{
+    (void)state;
+    uint64_t lock_class, lock;
+    lock_call(5, MUTEX_LOCK, LOCK_1, STACK_A + 0x3f00, 0); /* taken in one call, kept after it */
+    lock_call(6, RTNL_LOCK, 0, STACK_B + 0x3f00, 0);
+    call_locks_call_out(2, 9, MUTEX_LOCK, LOCK_2, DRIVER_RIP, STACK_A + 0x3e00); /* another domain's */
+    call_locks_resumed(DRIVER_RIP, STACK_A + 0x3e00, 0);
+    assert_true(call_locks_next_held(1, &lock_class, &lock));
+    assert_int_equal(lock_class, CLASS_RTNL);
+    assert_true(call_locks_next_held(1, &lock_class, &lock));
+    assert_int_equal(lock, LOCK_1);
+    assert_false(call_locks_next_held(1, &lock_class, &lock));
+    assert_int_equal(call_locks_held(2), 1);
+}
+
 static void a_full_table_forgets_the_oldest(void **state)
 {
     (void)state;
@@ -164,6 +180,7 @@ int main(void)
         cmocka_unit_test_setup(a_release_drops_the_newest_hold_of_that_lock, reset),
         cmocka_unit_test_setup(an_abort_releases_what_its_call_and_nested_calls_took_newest_first, reset),
         cmocka_unit_test_setup(forgetting_a_domain_keeps_an_abort_under_way, reset),
+        cmocka_unit_test_setup(recovery_takes_what_a_domain_still_holds_newest_first, reset),
         cmocka_unit_test_setup(a_full_table_forgets_the_oldest, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
