@@ -135,12 +135,16 @@ unsigned call_locks_abort(uint64_t frame_seq, uint64_t frame_rsp)
     return releasing;
 }
 
-bool call_locks_next_release(uint64_t abort_id, uint64_t *domain_id, uint64_t *lock_class, uint64_t *lock)
+/* The newest record in `state` of abort `id` (releasing) or of domain `id` (held), taken out of the table. */
+static bool take_newest(enum held_state state, uint64_t id, uint64_t *domain_id, uint64_t *lock_class, uint64_t *lock)
 {
     struct held_lock *newest = NULL;
-    for (unsigned i = 0; i < HELD_LOCKS_MAX; i++)
-        if (held[i].state == LOCK_RELEASING && held[i].frame_seq == abort_id && (!newest || held[i].age > newest->age))
+    for (unsigned i = 0; i < HELD_LOCKS_MAX; i++) {
+        const struct held_lock *h = &held[i];
+        if (h->state == state && (state == LOCK_RELEASING ? h->frame_seq : h->domain_id) == id &&
+            (!newest || h->age > newest->age))
             newest = &held[i];
+    }
     if (!newest)
         return false;
     *domain_id = newest->domain_id;
@@ -150,18 +154,15 @@ bool call_locks_next_release(uint64_t abort_id, uint64_t *domain_id, uint64_t *l
     return true;
 }
 
+bool call_locks_next_release(uint64_t abort_id, uint64_t *domain_id, uint64_t *lock_class, uint64_t *lock)
+{
+    return take_newest(LOCK_RELEASING, abort_id, domain_id, lock_class, lock);
+}
+
 bool call_locks_next_held(uint64_t domain_id, uint64_t *lock_class, uint64_t *lock)
 {
-    struct held_lock *newest = NULL;
-    for (unsigned i = 0; i < HELD_LOCKS_MAX; i++)
-        if (held[i].state == LOCK_HELD && held[i].domain_id == domain_id && (!newest || held[i].age > newest->age))
-            newest = &held[i];
-    if (!newest)
-        return false;
-    *lock_class = newest->lock_class;
-    *lock = newest->lock;
-    newest->state = LOCK_SLOT_FREE;
-    return true;
+    uint64_t same_domain;
+    return take_newest(LOCK_HELD, domain_id, &same_domain, lock_class, lock);
 }
 
 void call_locks_forget_domain(uint64_t domain_id)
