@@ -12,9 +12,6 @@
 /* In a shadow PDE or PDPTE (a bit the CPU ignores): the tables below hold translations of a large guest page
  * (2 MiB, or 1 GiB for a PDPTE), which INVLPG of any address inside must drop together. */
 #define SHADOW_FROM_LARGE_PAGE (1ull << 9)
-/* In a shadow PML4E: some translation below it is not global, so a CR3 load must drop it (global translations
- * survive CR3 loads, as in a TLB). */
-#define SHADOW_PML4E_HAS_NONGLOBAL (1ull << 10)
 #define PTE_GLOBAL (1ull << 8)
 
 static unsigned shadow_index(uint64_t linear, unsigned level)
@@ -66,20 +63,24 @@ uint64_t shadow_root_pa(const struct shadow_mmu *s)
 	return (uint64_t)(uintptr_t)s->root;
 }
 
-static void drop_root_entries(struct shadow_mmu *s, uint64_t must_have)
+static void drop_root_entry(struct shadow_mmu *s, unsigned i)
 {
-	for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
-		if ((s->root[i] & PTE_PRESENT) && (s->root[i] & must_have) == must_have) {
-			free_table(s, table_at(s->root[i]), PT_LEVEL_PDPTE);
-			s->root[i] = 0;
-		}
-	}
+	free_table(s, table_at(s->root[i]), PT_LEVEL_PDPTE);
+	s->root[i] = 0;
 }
 
 
+static void drop_root_entries(struct shadow_mmu *s)
+{
+	for (unsigned i = 0; i < SHADOW_ENTRIES; i++)
+		if (s->root[i] & PTE_PRESENT)
+			drop_root_entry(s, i);
+	memset(s->nonglobal_roots, 0, sizeof(s->nonglobal_roots));
+}
+
 void shadow_destroy(struct shadow_mmu *s)
 {
-	drop_root_entries(s, 0);
+	drop_root_entries(s);
 	free_table(s, s->root, PT_LEVEL_PTE);
 	s->ops.free_page(s->ops.opaque, s->sink);
 	s->root = s->sink = NULL;
@@ -87,17 +88,25 @@ void shadow_destroy(struct shadow_mmu *s)
 
 void shadow_flush(struct shadow_mmu *s)
 {
-	drop_root_entries(s, 0);
+	drop_root_entries(s);
 	s->stats.flushes++;
 }
 
 void shadow_flush_nonglobal(struct shadow_mmu *s)
 {
-	drop_root_entries(s, SHADOW_PML4E_HAS_NONGLOBAL);
+	for (unsigned word = 0; word < ARRAY_SIZE(s->nonglobal_roots); word++) {
+		for (uint64_t bits = s->nonglobal_roots[word]; bits; bits &= bits - 1) {
+			unsigned i = word * 64 + (unsigned)__builtin_ctzll(bits);
+			if (s->root[i] & PTE_PRESENT)
+				drop_root_entry(s, i);
+		}
+		s->nonglobal_roots[word] = 0;
+	}
 	s->stats.nonglobal_flushes++;
 }
 
-/* Global translations survive CR3 loads only where the guest has CR4.PGE set. */
+/* Global translations survive CR3 loads only where the guest has CR4.PGE set (as in a TLB): a root entry with a
+ * translation below it that is not global is noted, for the next CR3 load to drop. */
 static bool is_global(const struct shadow_mmu *s, uint64_t guest_leaf)
 {
 	return s->global_pages && (guest_leaf & PTE_GLOBAL);
@@ -105,7 +114,8 @@ static bool is_global(const struct shadow_mmu *s, uint64_t guest_leaf)
 
 static void note_nonglobal(struct shadow_mmu *s, uint64_t linear)
 {
-	s->root[shadow_index(linear, PT_LEVEL_PML4E)] |= SHADOW_PML4E_HAS_NONGLOBAL;
+	unsigned i = shadow_index(linear, PT_LEVEL_PML4E);
+	s->nonglobal_roots[i / 64] |= 1ull << (i % 64);
 }
 
 /* The shadow PDE covering `linear`, with the tables above it created if `create`; NULL if absent or no memory. */

@@ -63,6 +63,9 @@ struct shadow_mmu {
 	struct shadow_policy policy; /* restrict_rights NULL: the guest's rights as they are */
 	struct shadow_stats stats;
 	bool global_pages;         /* the guest's CR4.PGE: its global translations survive CR3 loads */
+	/* The root entries marked as holding non-global translations, a bit each: a CR3 load visits only those (a
+	 * driver view usually has none; scanning 512 entries of every view at each context switch is not free). */
+	uint64_t nonglobal_roots[512 / 64];
 };
 
 enum shadow_fill_result {
