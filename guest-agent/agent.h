@@ -78,6 +78,11 @@ extern struct watch watches[WATCHES_MAX];
 /* Not exported by 6.1: found through kallsyms_lookup_name(). */
 extern struct mutex *module_mutex_p;
 extern struct module *(*find_module_p)(const char *name);
+/* NULL if this kernel has no kallsyms_lookup_size_offset: what needs a function's extent then does without. */
+extern int (*lookup_size_offset_p)(unsigned long addr, unsigned long *size, unsigned long *offset);
+/* The code of kernel function `name`: [*start, *end); false, both 0, if it is not found. */
+bool kernel_function(unsigned long (*lookup)(const char *name), const char *name, unsigned long *start,
+		     unsigned long *end);
 
 /* Every recovery step, on the console (KERN_WARNING) with a fixed prefix. `fmt` adds " key=value" fields. */
 #define recovery_log(module, step, result, fmt, ...)                                                      \
@@ -163,7 +168,6 @@ void probe_set_module_going(struct probe_set *set, struct module *mod); /* drops
 
 /* agent_grants.c: kernel objects handed to a driver by its subsystem (DMA pools, USB, SCSI, ATA, sound). */
 extern struct probe_set grant_probes;
-void grants_init(unsigned long (*lookup)(const char *name));
 struct domain *delegated_domain(unsigned long caller); /* state_lock held */
 /* What every domain may write from its creation on: kernel variables drivers update inline (state_lock held). */
 void grant_domain_globals(struct domain *d);

@@ -424,7 +424,6 @@ static struct {
 	unsigned long func;
 } delegations[DELEGATIONS_MAX];
 static int nr_delegations;
-static int (*lookup_size_offset)(unsigned long addr, unsigned long *size, unsigned long *offset);
 
 /* The domain an allocation called from `caller` is made for, if a delegation of this task is under way and the
  * caller is the delegating function itself (state_lock held). */
@@ -433,7 +432,7 @@ struct domain *delegated_domain(unsigned long caller)
 	unsigned long size, offset;
 	int i;
 
-	if (!READ_ONCE(nr_delegations) || !lookup_size_offset || !lookup_size_offset(caller, &size, &offset))
+	if (!READ_ONCE(nr_delegations) || !lookup_size_offset_p || !lookup_size_offset_p(caller, &size, &offset))
 		return NULL;
 	for (i = 0; i < DELEGATIONS_MAX; i++)
 		if (delegations[i].task == current && delegations[i].func == caller - offset &&
@@ -517,13 +516,6 @@ static int ei_netdev_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *
 		.kp.symbol_name = sym, .entry_handler = entry, .handler = delegation_end,                  \
 		.data_size = sizeof(int), .maxactive = DELEGATIONS_MAX,                                     \
 	}
-
-void grants_init(unsigned long (*lookup)(const char *name))
-{
-	lookup_size_offset = (void *)lookup("kallsyms_lookup_size_offset");
-	if (!lookup_size_offset)
-		pr_warn("kallsyms_lookup_size_offset not found: no delegated allocations (scsi_alloc_sdev)\n");
-}
 
 static struct kretprobe grant_kretprobes[] = {
 	ALLOC_KRETPROBE("dma_pool_create", pool_create_entry, pool_create_return),

@@ -49,6 +49,21 @@ int nr_domains;
 struct watch watches[WATCHES_MAX];
 struct mutex *module_mutex_p;
 struct module *(*find_module_p)(const char *name);
+int (*lookup_size_offset_p)(unsigned long addr, unsigned long *size, unsigned long *offset);
+
+bool kernel_function(unsigned long (*lookup)(const char *name), const char *name, unsigned long *start,
+		     unsigned long *end)
+{
+	unsigned long size, offset;
+
+	*start = lookup(name);
+	*end = 0;
+	if (*start && lookup_size_offset_p && lookup_size_offset_p(*start, &size, &offset))
+		*end = *start + size;
+	else
+		*start = 0;
+	return *end != 0;
+}
 
 static struct proc_dir_entry *proc_entry;
 
@@ -551,6 +566,10 @@ static int resolve_kernel_symbols(unsigned long (**lookup)(const char *name))
 	unregister_kprobe(&kp);
 	module_mutex_p = (struct mutex *)(*lookup)("module_mutex");
 	find_module_p = (void *)(*lookup)("find_module");
+	lookup_size_offset_p = (void *)(*lookup)("kallsyms_lookup_size_offset");
+	if (!lookup_size_offset_p)
+		pr_warn("kallsyms_lookup_size_offset not found: no delegated allocations (scsi_alloc_sdev), no devres "
+			"IRQs told apart, aborted kernel threads exit\n");
 	if (!module_mutex_p || !find_module_p) {
 		pr_err("kernel symbols missing:%s%s\n", module_mutex_p ? "" : " module_mutex",
 		       find_module_p ? "" : " find_module");
@@ -584,7 +603,6 @@ static int __init chariot_agent_init(void)
 		return err;
 
 	heap_init();
-	grants_init(lookup);
 	resources_init(lookup);
 	err = probe_set_register(&heap_probes);
 	if (err)

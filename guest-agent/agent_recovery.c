@@ -46,6 +46,7 @@
 #define RELOAD_DIR "/lib/chariot"
 #define UNLOAD_WAIT_LOADING (10 * HZ)
 #define UNLOAD_WAIT_USERS (5 * HZ)
+#define UNLOAD_GONE 1 /* unload(): the module was not loaded */
 /* VIOLATION_NEXT answers each domain at most once per call sequence unless it faults again meanwhile: past this
  * many answers in one drain the hypervisor misbehaves (or a driver faults in a loop); the rest waits a round. */
 #define DRAIN_MAX (4 * CHARIOT_MAX_DOMAINS)
@@ -55,7 +56,6 @@ static struct workqueue_struct *recovery_wq;
 static bool notifying; /* agent_lock: between notify_start and notify_stop, recovery_wq takes work */
 static void violation_work_fn(struct work_struct *work);
 static DECLARE_WORK(violation_work, violation_work_fn);
-#define UNLOAD_GONE 1 /* unload(): the module was not loaded */
 
 /* Hard-interrupt context (sysvec_x86_platform_ipi, after the APIC EOI): only queue the work. */
 static void violation_interrupt(void)
@@ -345,11 +345,6 @@ static void violation_work_fn(struct work_struct *work)
 
 /* ---- start / stop ---- */
 
-/* The hypervisor aborts the call of a driver that faults or hangs and restores the caller's preempt counter: tell
- * it where that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at, and how fast the
- * TSC runs. */
-static unsigned long preempt_count_offset;
-
 /* The kernel's own exception table, for the user accesses of kernel code a driver calls (copy_to_user, ...): the
  * hypervisor takes a user-address fault in kernel code elsewhere, on a driver's behalf, as the driver's. */
 static void kernel_exception_table(unsigned long (*lookup)(const char *name))
@@ -364,15 +359,18 @@ static void kernel_exception_table(unsigned long (*lookup)(const char *name))
 			"code stay the guest's\n");
 }
 
+/* The hypervisor aborts the call of a driver that faults or hangs and restores the caller's preempt counter: tell
+ * it where that per-CPU counter is, relative to the GS base every CPU's per-CPU area starts at, how fast the TSC
+ * runs, and the landing aborted calls return through (0: none). */
 static long recovery_setup(unsigned long landing)
 {
-	unsigned long gs_base;
+	unsigned long gs_base, offset;
 
 	preempt_disable();
 	rdmsrl(MSR_GS_BASE, gs_base);
-	preempt_count_offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
+	offset = (unsigned long)this_cpu_ptr(&__preempt_count) - gs_base;
 	preempt_enable();
-	return hypercall(CHARIOT_HC_RECOVERY_SETUP, preempt_count_offset, tsc_khz, landing, 0, NULL, NULL);
+	return hypercall(CHARIOT_HC_RECOVERY_SETUP, offset, tsc_khz, landing, 0, NULL, NULL);
 }
 
 int notify_start(unsigned long (*lookup)(const char *name))

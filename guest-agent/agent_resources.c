@@ -431,14 +431,8 @@ struct probe_set resource_probes = {
 
 void resources_init(unsigned long (*lookup)(const char *name))
 {
-	int (*size_offset)(unsigned long addr, unsigned long *size, unsigned long *offset);
-	unsigned long size, offset;
-
-	size_offset = (void *)lookup("kallsyms_lookup_size_offset");
-	devm_irq_start = lookup("devm_request_threaded_irq");
+	kernel_function(lookup, "devm_request_threaded_irq", &devm_irq_start, &devm_irq_end);
 	resource_lock_p = (rwlock_t *)lookup("resource_lock");
-	if (size_offset && devm_irq_start && size_offset(devm_irq_start, &size, &offset))
-		devm_irq_end = devm_irq_start + size;
 }
 
 /* ---- kernel threads: found in the task list ---- */

@@ -180,8 +180,7 @@ unsigned int release_domain_locks(const char *module, unsigned long hv_id)
 
 unsigned long unwind_start(unsigned long (*lookup)(const char *name))
 {
-	int (*size_offset)(unsigned long addr, unsigned long *size, unsigned long *offset); /* not exported */
-	unsigned long size, offset, address;
+	unsigned long address;
 	unsigned int i, registered = 0;
 	long status;
 
@@ -197,10 +196,7 @@ unsigned long unwind_start(unsigned long (*lookup)(const char *name))
 		else
 			registered++;
 	}
-	kthread_start = lookup("kthread");
-	size_offset = (void *)lookup("kallsyms_lookup_size_offset");
-	if (kthread_start && size_offset && size_offset(kthread_start, &size, &offset))
-		kthread_end = kthread_start + size;
+	kernel_function(lookup, "kthread", &kthread_start, &kthread_end);
 	pr_info("aborted calls land in %ps: %u lock functions watched, aborted kernel threads %s\n", abort_landing,
 		registered, kthread_end ? "park" : "exit (kthread() not found)");
 	return (unsigned long)abort_landing;

@@ -69,7 +69,6 @@ static void drop_root_entry(struct shadow_mmu *s, unsigned i)
 	s->root[i] = 0;
 }
 
-
 static void drop_root_entries(struct shadow_mmu *s)
 {
 	for (unsigned i = 0; i < SHADOW_ENTRIES; i++)
