@@ -114,12 +114,6 @@ void guest_paging_view_destroy(struct shadow_mmu *view)
     for (struct shadow_mmu *view = views; view < views + GUEST_PAGING_MAX_VIEWS; view++)                              \
         if (view->root)
 
-void guest_paging_flush_all_views(void)
-{
-    FOR_EACH_VIEW(view)
-    shadow_flush(view);
-}
-
 void guest_paging_walk_ctx(const struct vcpu *v, struct pt_walk_ctx *ctx)
 {
     *ctx = (struct pt_walk_ctx){
@@ -253,6 +247,31 @@ static bool mmio_access(uint64_t gpa, void *buf, uint32_t size, bool to_guest)
     }
 }
 
+/* The guest-physical address of kernel-half `linear` as the CPU would translate it now, when the active view or
+ * the kernel view holds a leaf granting a supervisor `access` to guest RAM (for a write, one the guest allows and
+ * only a view refuses will do: an emulated driver write): far cheaper than walking the guest's tables (the
+ * hypervisor reads the guest's stack at every call into and out of a driver), and what a TLB may use. A leaf to
+ * the sink page or a device is left to the walk. */
+static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
+{
+    if (linear < KERNEL_HALF_START || (access & PT_ACCESS_USER))
+        return false;
+    const struct shadow_mmu *candidates[] = {active_view, &views[0]};
+    for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
+        uint64_t leaf = shadow_leaf(candidates[i], linear);
+        if (!(leaf & PTE_PRESENT) || (leaf & PTE_USER) ||
+            ((access & PT_ACCESS_WRITE) && !(leaf & (PTE_WRITABLE | SHADOW_LEAF_WRITE_DENIED))) ||
+            ((access & PT_ACCESS_FETCH) && (leaf & PTE_NX)))
+            continue;
+        uint64_t page = leaf & SHADOW_ADDR_MASK;
+        if (!guest_ram_contains(page, PAGE_SIZE))
+            return false;
+        *gpa = page | (linear & (PAGE_SIZE - 1));
+        return true;
+    }
+    return false;
+}
+
 /* Copies between the guest range and `buf` page by page after translating all of it first, so that a fault
  * half-way leaves nothing done. Memory that is neither guest RAM nor the hypervisor's is a device: it takes
  * single accesses of 1, 2, 4 or 8 bytes within one page. */
@@ -264,13 +283,21 @@ static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_
     uint32_t len[MAX_PAGES];
     unsigned n = 0;
     struct pt_walk_ctx ctx;
-    guest_paging_walk_ctx(v, &ctx);
+    bool have_ctx = false;
     for (uint32_t done = 0; done < size; n++) {
         uint64_t la = linear + done;
         uint32_t chunk = (uint32_t)MIN((uint64_t)size - done, PAGE_SIZE - (la & (PAGE_SIZE - 1)));
-        struct pt_walk_result walk;
         if (n == MAX_PAGES)
             return -HV_ERANGE;
+        len[n] = chunk;
+        done += chunk;
+        if (shadow_translate(la, access, &gpa[n]))
+            continue;
+        if (!have_ctx) {
+            guest_paging_walk_ctx(v, &ctx);
+            have_ctx = true;
+        }
+        struct pt_walk_result walk;
         int ret = pt_walk(&ctx, la, access, &walk);
         if (ret == PT_WALK_FAULT) {
             *error_code = walk.error_code;
@@ -284,8 +311,6 @@ static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_
             return mmio_access(walk.gpa, buf, size, to_guest) ? HV_OK : -HV_EFAULT;
         }
         gpa[n] = walk.gpa;
-        len[n] = chunk;
-        done += chunk;
     }
     uint8_t *p = buf;
     for (unsigned i = 0; i < n; p += len[i], i++) {

@@ -25,8 +25,6 @@ struct shadow_mmu *guest_paging_view_create(const struct shadow_policy *policy);
 void guest_paging_view_destroy(struct shadow_mmu *view);
 void guest_paging_activate(struct shadow_mmu *view);
 struct shadow_mmu *guest_paging_active_view(void);
-/* Policies changed: every view forgets what it derived from them. */
-void guest_paging_flush_all_views(void);
 
 void guest_paging_page_fault(struct vcpu *v, uint64_t linear, uint32_t error_code);
 void guest_paging_write_cr3(struct vcpu *v, uint64_t value);

@@ -1,22 +1,25 @@
 #include "isolation/call_frames.h"
 
 #include "hv/errno.h"
+#include "hv/lib.h"
 #include "isolation/x86_decode.h"
 
 #define STACK_BLOCK (16ull << 10) /* x86-64 Linux kernel and IRQ stacks: THREAD_SIZE, aligned to it */
 
+/* Both tables are kept dense (live entries first, removal moves the last one into the gap): the hypervisor
+ * consults them at every switch into and out of a driver, where only a few are live. */
 static struct call_frame frames[CALL_FRAMES_MAX];
-static bool frame_used[CALL_FRAMES_MAX];
+static size_t nr_frames;
 static uint64_t next_seq = 1;
 
 static struct resume_point {
     uint64_t rip, rsp, seq;
-    bool used;
 } resume_points[RESUME_POINTS_MAX];
+static size_t nr_resume_points;
 
 bool call_frames_same_stack(uint64_t a, uint64_t b) { return (a & ~(STACK_BLOCK - 1)) == (b & ~(STACK_BLOCK - 1)); }
 
-bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES])
+static bool decodes_to_call(const uint8_t bytes[CALL_SITE_BYTES])
 {
     /* Try every length a near call can have; the decoder must end exactly at the return address. */
     for (size_t start = 0; start + 2 <= CALL_SITE_BYTES; start++) {
@@ -28,39 +31,65 @@ bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES])
     return false;
 }
 
+/* Call sites already found, by return address with their bytes: the same few kernel call sites call into a driver
+ * over and over, and decoding each up to six times is most of the cost of telling a call. */
+#define KNOWN_CALL_SITES 64
+static struct known_call_site {
+    uint64_t return_rip;
+    uint8_t bytes[CALL_SITE_BYTES];
+} known_call_sites[KNOWN_CALL_SITES];
+
+bool call_site_precedes(uint64_t return_rip, const uint8_t bytes[CALL_SITE_BYTES])
+{
+    struct known_call_site *known = &known_call_sites[(return_rip ^ return_rip >> 6) % KNOWN_CALL_SITES];
+    if (known->return_rip == return_rip && !memcmp(known->bytes, bytes, CALL_SITE_BYTES))
+        return true;
+    if (!decodes_to_call(bytes))
+        return false;
+    known->return_rip = return_rip;
+    memcpy(known->bytes, bytes, CALL_SITE_BYTES);
+    return true;
+}
+
 void call_frames_unwound(uint64_t rsp)
 {
-    for (size_t i = 0; i < CALL_FRAMES_MAX; i++)
-        if (frame_used[i] && call_frames_same_stack(frames[i].rsp, rsp) && frames[i].rsp <= rsp)
-            frame_used[i] = false;
-    for (size_t i = 0; i < RESUME_POINTS_MAX; i++) /* a driver continues at its RSP: below it, it will not */
-        if (resume_points[i].used && call_frames_same_stack(resume_points[i].rsp, rsp) && resume_points[i].rsp < rsp)
-            resume_points[i].used = false;
+    for (size_t i = 0; i < nr_frames;) {
+        if (call_frames_same_stack(frames[i].rsp, rsp) && frames[i].rsp <= rsp)
+            frames[i] = frames[--nr_frames];
+        else
+            i++;
+    }
+    for (size_t i = 0; i < nr_resume_points;) { /* a driver continues at its RSP: below it, it will not */
+        const struct resume_point *p = &resume_points[i];
+        if (call_frames_same_stack(p->rsp, rsp) && p->rsp < rsp)
+            resume_points[i] = resume_points[--nr_resume_points];
+        else
+            i++;
+    }
 }
 
 void call_frames_note_resume(uint64_t rip, uint64_t rsp)
 {
-    size_t slot = 0;
-    for (size_t i = 0; i < RESUME_POINTS_MAX; i++) {
-        struct resume_point *p = &resume_points[i];
-        if (p->used && p->rip == rip && p->rsp == rsp)
+    for (size_t i = 0; i < nr_resume_points; i++)
+        if (resume_points[i].rip == rip && resume_points[i].rsp == rsp)
             return;
-        if (!p->used) {
-            slot = i;
-            break;
-        }
-        if (p->seq < resume_points[slot].seq)
-            slot = i;
+    size_t slot = nr_resume_points;
+    if (slot == RESUME_POINTS_MAX) { /* full: the oldest goes */
+        slot = 0;
+        for (size_t i = 1; i < RESUME_POINTS_MAX; i++)
+            if (resume_points[i].seq < resume_points[slot].seq)
+                slot = i;
+    } else {
+        nr_resume_points++;
     }
-    resume_points[slot] = (struct resume_point){rip, rsp, next_seq++, true};
+    resume_points[slot] = (struct resume_point){rip, rsp, next_seq++};
 }
 
 bool call_frames_take_resume(uint64_t rip, uint64_t rsp)
 {
-    for (size_t i = 0; i < RESUME_POINTS_MAX; i++) {
-        struct resume_point *p = &resume_points[i];
-        if (p->used && p->rip == rip && p->rsp == rsp) {
-            p->used = false;
+    for (size_t i = 0; i < nr_resume_points; i++) {
+        if (resume_points[i].rip == rip && resume_points[i].rsp == rsp) {
+            resume_points[i] = resume_points[--nr_resume_points];
             return true;
         }
     }
@@ -71,26 +100,25 @@ void call_frames_push(const struct call_frame *frame)
 {
     /* A call made at this depth means every earlier call at or below it on this stack has returned. */
     call_frames_unwound(frame->rsp);
-    size_t slot = 0;
-    for (size_t i = 0; i < CALL_FRAMES_MAX; i++) {
-        if (!frame_used[i]) {
-            slot = i;
-            break;
-        }
-        if (frames[i].seq < frames[slot].seq)
-            slot = i;
+    size_t slot = nr_frames;
+    if (slot == CALL_FRAMES_MAX) { /* full: the oldest goes */
+        slot = 0;
+        for (size_t i = 1; i < CALL_FRAMES_MAX; i++)
+            if (frames[i].seq < frames[slot].seq)
+                slot = i;
+    } else {
+        nr_frames++;
     }
     frames[slot] = *frame;
     frames[slot].seq = next_seq++;
-    frame_used[slot] = true;
 }
 
 struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp)
 {
     struct call_frame *best = NULL;
-    for (size_t i = 0; i < CALL_FRAMES_MAX; i++) {
+    for (size_t i = 0; i < nr_frames; i++) {
         struct call_frame *f = &frames[i];
-        if (frame_used[i] && call_frames_same_stack(f->rsp, rsp) && f->rsp >= rsp && (!best || f->rsp < best->rsp))
+        if (call_frames_same_stack(f->rsp, rsp) && f->rsp >= rsp && (!best || f->rsp < best->rsp))
             best = f;
     }
     /* A deeper call into another domain is not this driver's to unwind. */
@@ -99,15 +127,12 @@ struct call_frame *call_frames_innermost(uint64_t domain_id, uint64_t rsp)
 
 void call_frames_forget_domain(uint64_t domain_id)
 {
-    for (size_t i = 0; i < CALL_FRAMES_MAX; i++)
-        if (frame_used[i] && frames[i].domain_id == domain_id)
-            frame_used[i] = false;
+    for (size_t i = 0; i < nr_frames;) {
+        if (frames[i].domain_id == domain_id)
+            frames[i] = frames[--nr_frames];
+        else
+            i++;
+    }
 }
 
-size_t call_frames_count(void)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < CALL_FRAMES_MAX; i++)
-        n += frame_used[i];
-    return n;
-}
+size_t call_frames_count(void) { return nr_frames; }

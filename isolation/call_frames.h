@@ -37,8 +37,9 @@ struct call_frame {
     uint64_t seq; /* age, for replacing the oldest frame when the table is full; unique */
 };
 
-/* Whether the CALL_SITE_BYTES bytes ending at a return address end with a near CALL instruction. */
-bool call_site_precedes(const uint8_t bytes[CALL_SITE_BYTES]);
+/* Whether `bytes`, the CALL_SITE_BYTES bytes ending at return address `return_rip`, end with a near CALL
+ * instruction (a site found once is remembered with its bytes). */
+bool call_site_precedes(uint64_t return_rip, const uint8_t bytes[CALL_SITE_BYTES]);
 
 /* Records a call (replacing the oldest frame when full); frames it shows finished are dropped first. */
 void call_frames_push(const struct call_frame *frame);

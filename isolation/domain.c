@@ -78,6 +78,12 @@ static void kernel_view_rights(void *opaque, uint64_t page, struct shadow_rights
         r->no_execute = true;
 }
 
+static bool kernel_view_uniform(void *opaque, uint64_t start, uint64_t len)
+{
+    (void)opaque;
+    return !overlaps_any_code(start, start + len);
+}
+
 static void driver_view_rights(void *opaque, uint64_t page, struct shadow_rights *r)
 {
     const struct domain *d = opaque;
@@ -85,6 +91,21 @@ static void driver_view_rights(void *opaque, uint64_t page, struct shadow_rights
         r->no_execute = true;
     if (r->writable && !domain_may_write(d, page, PAGE))
         r->writable = false;
+}
+
+/* No code of the driver, none of its intervals and not its current stack in the range: every page of it is
+ * read-only and not executable there (or, below the kernel half, as the guest has it). */
+static bool driver_view_uniform(void *opaque, uint64_t start, uint64_t len)
+{
+    const struct domain *d = opaque;
+    uint64_t end = start + len;
+    if ((start < d->code_end && d->code_start < end) || (start < d->init_end && d->init_start < end))
+        return false;
+    if (end <= KERNEL_HALF_START)
+        return true;
+    if (d->stack_block && start < d->stack_block + GUEST_THREAD_SIZE && d->stack_block < end)
+        return false;
+    return !ivset_overlaps(&d->intervals, start, len);
 }
 
 static void invalidate_range(struct shadow_mmu *view, uint64_t start, uint64_t len)
@@ -194,7 +215,7 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
         return -HV_ENOMEM;
     slot--;
     memset(d, 0, sizeof(*d));
-    struct shadow_policy policy = {driver_view_rights, d};
+    struct shadow_policy policy = {.restrict_rights = driver_view_rights, .uniform = driver_view_uniform, .opaque = d};
     d->view = guest_paging_view_create(&policy);
     if (!d->view)
         return -HV_ENOMEM;
@@ -206,10 +227,11 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
     d->flags = (uint32_t)flags;
     d->used = true;
 
-    /* The kernel view must stop executing this code: its existing translations may allow it. */
+    /* The kernel view must stop executing this code: its existing translations may allow it. No other view
+     * changes (a driver view runs only its own code). */
     struct shadow_mmu *kernel = guest_paging_kernel_view();
-    kernel->policy = (struct shadow_policy){kernel_view_rights, NULL};
-    guest_paging_flush_all_views();
+    kernel->policy = (struct shadow_policy){.restrict_rights = kernel_view_rights, .uniform = kernel_view_uniform};
+    invalidate_range(kernel, code_start, code_end - code_start);
     vmwrite(VMCS_EXCEPTION_BITMAP, vmread(VMCS_EXCEPTION_BITMAP) | driver_fault_exception_bitmap());
     LOG_INFO("isolation.domain_created", "domain=%lu module=%s code=0x%lx-0x%lx policy=%s", d->id, d->name,
              code_start, code_end, flags & CHARIOT_DOMAIN_AUDIT ? "audit" : "enforce");
@@ -224,6 +246,7 @@ long hc_domain_init_code(struct vcpu *v, struct hypercall_args *a)
     uint64_t start = a->arg[1], len = a->arg[2];
     if (!d)
         return -HV_ENOENT;
+    uint64_t old_start = d->init_start, old_end = d->init_end;
     d->init_start = d->init_end = 0;
     if (len) {
         if (!canonical_kernel_range(start, len) || len > DOMAIN_MAX_CODE_SIZE)
@@ -233,7 +256,14 @@ long hc_domain_init_code(struct vcpu *v, struct hypercall_args *a)
         d->init_start = start;
         d->init_end = start + len;
     }
-    guest_paging_flush_all_views(); /* which code may run where has changed */
+    /* Where the old and the new init code may run has changed: in the kernel view and the driver's. */
+    struct shadow_mmu *changed[] = {guest_paging_kernel_view(), d->view};
+    for (unsigned i = 0; i < ARRAY_SIZE(changed); i++) {
+        if (old_end)
+            invalidate_range(changed[i], old_start, old_end - old_start);
+        if (len)
+            invalidate_range(changed[i], start, len);
+    }
     LOG_INFO("isolation.init_code", "domain=%lu module=%s init=0x%lx-0x%lx", d->id, d->name, d->init_start,
              d->init_end);
     return HV_OK;
@@ -254,11 +284,15 @@ long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a)
     bool any = false;
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
         any |= domains[i].used;
+    struct shadow_mmu *kernel = guest_paging_kernel_view();
     if (!any) {
-        guest_paging_kernel_view()->policy.restrict_rights = NULL;
+        kernel->policy.restrict_rights = NULL;
         vmwrite(VMCS_EXCEPTION_BITMAP, vmread(VMCS_EXCEPTION_BITMAP) & ~driver_fault_exception_bitmap());
     }
-    guest_paging_flush_all_views(); /* the code is executable in the kernel view again */
+    /* The code is executable in the kernel view again (its pages may be freed and reused for anything). */
+    invalidate_range(kernel, d->code_start, d->code_end - d->code_start);
+    if (d->init_end)
+        invalidate_range(kernel, d->init_start, d->init_end - d->init_start);
     return HV_OK;
 }
 

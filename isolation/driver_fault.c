@@ -90,7 +90,7 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
         return_rip < KERNEL_HALF_START || domain_of_code(return_rip) ||
         guest_linear_read(v, return_rip - CALL_SITE_BYTES, site, sizeof(site), PT_ACCESS_FETCH, &error_code) !=
             HV_OK ||
-        !call_site_precedes(site))
+        !call_site_precedes(return_rip, site))
         return false;
     struct call_frame frame = {
         .domain_id = d->id,

@@ -129,6 +129,16 @@ bool ivset_contains(const struct ivset *set, uint64_t addr, uint64_t len)
     return iv != NULL && len <= iv->end - addr;
 }
 
+bool ivset_overlaps(const struct ivset *set, uint64_t addr, uint64_t len)
+{
+    if (!range_valid(addr, len))
+        return false;
+    if (ivset_find(set, addr))
+        return true;
+    uint32_t n = first_starting_at_or_after(set, addr);
+    return n != NIL && node(set, n)->iv.start < addr + len;
+}
+
 const struct interval *ivset_first(const struct ivset *set)
 {
     uint32_t n = first_starting_at_or_after(set, 0);

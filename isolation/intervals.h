@@ -54,6 +54,8 @@ int ivset_remove(struct ivset *set, uint64_t addr, uint64_t len, uint64_t *bytes
 
 /* True iff every byte of [addr, addr+len) is covered; false for a range that add would reject. */
 bool ivset_contains(const struct ivset *set, uint64_t addr, uint64_t len);
+/* True iff some byte of [addr, addr+len) is covered; false for a range that add would reject. */
+bool ivset_overlaps(const struct ivset *set, uint64_t addr, uint64_t len);
 /* The interval that contains addr, or NULL. */
 const struct interval *ivset_find(const struct ivset *set, uint64_t addr);
 

@@ -29,8 +29,7 @@ static uint64_t table_index(uint64_t linear, unsigned level)
 	return (linear >> level_shift(level)) & ((1u << PT_ENTRIES_SHIFT) - 1);
 }
 
-/* Linear addresses are 48 bits wide, sign-extended (LA57 is hidden from the guest). */
-static bool is_canonical(uint64_t linear)
+bool pt_canonical(uint64_t linear)
 {
 	uint64_t upper = linear >> 47;
 
@@ -182,7 +181,7 @@ int pt_walk(const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access, str
 		return -HV_EINVAL;
 	if ((access & PT_ACCESS_USER) && (access & PT_ACCESS_IMPLICIT_SUPERVISOR))
 		return -HV_EINVAL;
-	if (!is_canonical(linear))
+	if (!pt_canonical(linear))
 		return -HV_ERANGE;
 	do
 		ret = walk_once(ctx, linear, access, res);

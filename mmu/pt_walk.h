@@ -83,6 +83,9 @@ struct pt_walk_result {
 	uint64_t pte[PT_LEVEL_PML4E + 1];
 };
 
+/* Linear addresses are 48 bits wide, sign-extended (LA57 is hidden from the guest). */
+bool pt_canonical(uint64_t linear);
+
 /* Translate `linear` for an access described by PT_ACCESS_* flags. Returns PT_WALK_OK (accessed bits set on every
  * entry used, dirty bit on the leaf for writes), PT_WALK_FAULT (no bit set), -HV_ERANGE for a non-canonical address
  * (the caller injects #GP or #SS), -HV_EINVAL for bad arguments, or the memory callbacks' negative error. */

@@ -5,7 +5,6 @@
 
 #define SHADOW_ENTRIES 512
 #define SHADOW_PAGE_SIZE 4096ull
-#define SHADOW_ADDR_MASK 0x000ffffffffff000ull
 #define LARGE_PAGE_SIZE (2ull << 20)
 /* Intermediate shadow entries grant everything; the leaf carries the guest's combined rights. */
 #define SHADOW_TABLE_FLAGS (PTE_PRESENT | PTE_WRITABLE | PTE_USER)
@@ -163,6 +162,18 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, unsigned gues
 	return table_at(*pde);
 }
 
+uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear)
+{
+	const uint64_t *table = s->root;
+	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
+		uint64_t entry = table[shadow_index(linear, level)];
+		if (!(entry & PTE_PRESENT))
+			return 0;
+		table = table_at(entry);
+	}
+	return table[shadow_index(linear, PT_LEVEL_PTE)];
+}
+
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear)
 {
 	uint64_t *pde = shadow_pde(s, linear, false);
@@ -265,26 +276,29 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 	bool nonglobal = !is_global(s, walk->pte[walk->level]);
 	struct shadow_rights page = r; /* the faulting page's rights after the view's policy */
 	restrict_page(s, ctx, linear, &page);
+	uint64_t write_denied = r.writable && !page.writable ? SHADOW_LEAF_WRITE_DENIED : 0;
 	if (walk->level == PT_LEVEL_PTE) {
-		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &page, &forbidden);
-	} else if (s->policy.restrict_rights) {
-		/* A large guest page under a view: only the page touched, since the policy is decided page by page
-		 * (and a driver view touches few of the kernel's pages). */
+		leaves[shadow_index(linear, PT_LEVEL_PTE)] = make_leaf(s, walk->page_base, &page, &forbidden) | write_denied;
+	} else if (s->policy.restrict_rights &&
+		   !(s->policy.uniform && s->policy.uniform(s->policy.opaque, linear & ~(LARGE_PAGE_SIZE - 1),
+							   LARGE_PAGE_SIZE))) {
+		/* A large guest page the view treats page by page: only the page touched (a driver view touches few of
+		 * the kernel's pages). */
 		leaves[shadow_index(linear, PT_LEVEL_PTE)] =
-			make_leaf(s, walk->gpa & ~(SHADOW_PAGE_SIZE - 1), &page, &forbidden);
+			make_leaf(s, walk->gpa & ~(SHADOW_PAGE_SIZE - 1), &page, &forbidden) | write_denied;
 	} else {
 		/* A large guest page: shadow the whole 2 MiB around the access with the same rights. */
 		uint64_t base = walk->gpa & ~(LARGE_PAGE_SIZE - 1);
 		unsigned faulting = shadow_index(linear, PT_LEVEL_PTE);
 		if (!s->ops.gpa_forbidden(s->ops.opaque, base, LARGE_PAGE_SIZE)) {
-			uint64_t first = make_leaf(s, base, &r, &forbidden);
+			uint64_t first = make_leaf(s, base, &page, &forbidden) | write_denied;
 			for (unsigned i = 0; i < SHADOW_ENTRIES; i++)
 				leaves[i] = first + i * SHADOW_PAGE_SIZE;
 		} else {
 			for (unsigned i = 0; i < SHADOW_ENTRIES; i++) {
 				uint64_t gpa = base + i * SHADOW_PAGE_SIZE;
 				if (i == faulting || !s->ops.gpa_forbidden(s->ops.opaque, gpa, SHADOW_PAGE_SIZE))
-					leaves[i] = make_leaf(s, gpa, &r, &forbidden);
+					leaves[i] = make_leaf(s, gpa, &page, &forbidden) | write_denied;
 				else
 					leaves[i] = 0; /* left to fault, so that touching it is seen and logged */
 			}
@@ -307,6 +321,9 @@ static int fill_once(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64
 int shadow_fill(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
 		struct pt_walk_result *walk)
 {
+	if ((access & PT_ACCESS_WRITE) && !(access & PT_ACCESS_USER) && pt_canonical(linear) &&
+	    (shadow_leaf(s, linear) & SHADOW_LEAF_WRITE_DENIED))
+		return SHADOW_DENIED_WRITE;
 	int ret = fill_once(s, ctx, linear, access, walk);
 	if (ret == -HV_ENOMEM) {
 		/* Out of shadow pages: start over; one translation needs at most three tables. */

@@ -11,7 +11,8 @@
  * measured slower here for every window from 4 to 512 entries, since most are gone at the next CR3 load before use.
  *
  * Leaves are always 4 KiB (a guest 2 MiB or 1 GiB page is shadowed by one 4 KiB table per 2 MiB touched), so later
- * per-page write protection of the guest kernel needs no splitting. Guest-physical equals host-physical; a guest
+ * per-page write protection of the guest kernel needs no splitting; under a view, 2 MiB the policy treats alike are
+ * still shadowed at once, the rest page by page. Guest-physical equals host-physical; a guest
  * translation to hypervisor memory is backed by a blank "sink" page instead.
  *
  * Pure: memory comes from callbacks, so the unit tests run it over fake guest RAM.
@@ -23,6 +24,11 @@
 #include <stdint.h>
 
 #include "mmu/pt_walk.h"
+
+/* The page address in a shadow entry. */
+#define SHADOW_ADDR_MASK 0x000ffffffffff000ull
+/* In a shadow leaf (a bit the CPU ignores): the guest allows writing the page, the view's policy does not. */
+#define SHADOW_LEAF_WRITE_DENIED (1ull << 10)
 
 struct shadow_ops {
 	/* A zeroed 4 KiB page whose address is also its physical address, or NULL when none is left. */
@@ -42,6 +48,9 @@ struct shadow_rights {
 /* A protection view: narrows (never widens) the rights of each 4 KiB page the guest's own tables allow. */
 struct shadow_policy {
 	void (*restrict_rights)(void *opaque, uint64_t linear, struct shadow_rights *r);
+	/* Whether restrict_rights treats every page of [start, start + len) alike: a large guest page there is then
+	 * shadowed whole at its first fault instead of page by page (NULL: never). */
+	bool (*uniform)(void *opaque, uint64_t start, uint64_t len);
 	void *opaque;
 };
 
@@ -83,7 +92,9 @@ uint64_t shadow_root_pa(const struct shadow_mmu *s);
 /*
  * Resolves a #PF the guest took at `linear` for an access of PT_ACCESS_* flags (from the hardware error code).
  * Returns an enum shadow_fill_result, -HV_ERANGE for a non-canonical address, or another negative HV_E* when the
- * guest's tables cannot be read (e.g. they lie in hypervisor memory). `walk` receives the guest translation.
+ * guest's tables cannot be read (e.g. they lie in hypervisor memory). `walk` receives the guest translation, except
+ * for a supervisor write to a page installed as SHADOW_LEAF_WRITE_DENIED: that is SHADOW_DENIED_WRITE again at once
+ * (as a TLB would, the installed leaf answers; a driver's writes to its objects' pages trap again and again).
  */
 int shadow_fill(struct shadow_mmu *s, const struct pt_walk_ctx *ctx, uint64_t linear, unsigned access,
 		struct pt_walk_result *walk);
@@ -94,6 +105,8 @@ void shadow_destroy(struct shadow_mmu *s);
 void shadow_flush(struct shadow_mmu *s);
 /* MOV to CR3: drops every translation except those from global guest pages (exactly what a TLB may keep). */
 void shadow_flush_nonglobal(struct shadow_mmu *s);
+/* The leaf translating the canonical address `linear` (its 4 KiB page), or 0 when none is installed. */
+uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear);
 /* The view's policy changed for the 4 KiB page at `linear`: forget its translation only. */
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear);
 /* INVLPG: forgets the translation of `linear` (all of a large guest page's 2 MiB when it came from one). */

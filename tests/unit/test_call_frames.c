@@ -21,8 +21,7 @@ static struct call_frame frame(uint64_t domain, uint64_t rsp, uint64_t ret)
 static int reset(void **state)
 {
     (void)state;
-    memset(frame_used, 0, sizeof(frame_used));
-    memset(resume_points, 0, sizeof(resume_points));
+    nr_frames = nr_resume_points = 0;
     return 0;
 }
 
@@ -102,6 +101,19 @@ static void resume_points_are_exact_and_end_with_their_stack(void **state)
     assert_false(call_frames_take_resume(0xffffffffa0001234ull, STACK_A + 0x3b08));
 }
 
+/* Full: the oldest point goes; taking one from the middle leaves every other one to be found. */
+static void a_full_resume_table_drops_the_oldest(void **state)
+{
+    (void)state;
+    for (uint64_t i = 0; i < RESUME_POINTS_MAX + 1; i++)
+        call_frames_note_resume(0xffffffffa0000000ull + i, STACK_A + 0x3000);
+    assert_false(call_frames_take_resume(0xffffffffa0000000ull, STACK_A + 0x3000));
+    assert_true(call_frames_take_resume(0xffffffffa0000000ull + RESUME_POINTS_MAX / 2, STACK_A + 0x3000));
+    for (uint64_t i = 1; i < RESUME_POINTS_MAX + 1; i++)
+        if (i != RESUME_POINTS_MAX / 2)
+            assert_true(call_frames_take_resume(0xffffffffa0000000ull + i, STACK_A + 0x3000));
+}
+
 static void call_sites(void **state)
 {
     (void)state;
@@ -120,10 +132,14 @@ static void call_sites(void **state)
         {{0x48, 0x89, 0x45, 0xf8, 0x48, 0x89, 0xc7}, false}, /* mov %rax,-8(%rbp); mov %rax,%rdi */
         {{0x90, 0x90, 0xe9, 0x12, 0x34, 0x56, 0x78}, false}, /* jmp rel32 */
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (call_site_precedes(cases[i].bytes) != cases[i].call)
-            fail_msg("case %zu: expected %s", i, cases[i].call ? "a call" : "no call");
+    for (int round = 0; round < 2; round++) { /* the second time, from the sites remembered */
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            if (call_site_precedes(0xffffffff81000000ull + i * 0x40, cases[i].bytes) != cases[i].call)
+                fail_msg("case %zu round %d: expected %s", i, round, cases[i].call ? "a call" : "no call");
+        }
     }
+    /* A remembered site whose bytes changed (text patched) is decoded again. */
+    assert_false(call_site_precedes(0xffffffff81000000ull, cases[6].bytes));
 }
 
 int main(void)
@@ -133,6 +149,7 @@ int main(void)
         cmocka_unit_test_setup(returns_and_tail_calls_finish_calls, reset),
         cmocka_unit_test_setup(a_new_call_at_the_same_depth_replaces_a_finished_one, reset),
         cmocka_unit_test_setup(a_full_table_drops_the_oldest, reset),
+        cmocka_unit_test_setup(a_full_resume_table_drops_the_oldest, reset),
         cmocka_unit_test_setup(resume_points_are_exact_and_end_with_their_stack, reset),
         cmocka_unit_test_setup(call_sites, reset),
     };

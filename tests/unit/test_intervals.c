@@ -201,6 +201,23 @@ static void test_covered_range_lies_in_one_interval(void **state)
     assert_false(ivset_contains(&set, 20, 1));
 }
 
+static void test_overlapping_range_touches_a_covered_byte(void **state)
+{
+    (void)state;
+    struct ivset set;
+    init_set(&set, 16);
+    add_ok(&set, 100, 10, 10);
+    add_ok(&set, 200, 10, 10);
+    assert_true(ivset_overlaps(&set, 105, 1000)); /* starts inside one */
+    assert_true(ivset_overlaps(&set, 0, 101));    /* ends on the first byte of one */
+    assert_true(ivset_overlaps(&set, 150, 100));  /* one lies inside */
+    assert_false(ivset_overlaps(&set, 0, 100));   /* ends where one starts */
+    assert_false(ivset_overlaps(&set, 110, 90));  /* the gap between them, exactly */
+    assert_false(ivset_overlaps(&set, 210, 1));
+    assert_false(ivset_overlaps(&set, 100, 0));   /* empty */
+    assert_false(ivset_overlaps(&set, UINT64_MAX, 2)); /* wraps */
+}
+
 static void test_remove_split(void **state)
 {
     (void)state;
@@ -468,6 +485,7 @@ static void differential_run(uint64_t base, size_t capacity, int operations)
         for (int probe = 0; probe < 32; probe++) {
             size_t off = random_below(ref.size), len = 1 + random_below(MIN(ref.size - off, probe < 16 ? 16 : 512));
             assert_int_equal(ivset_contains(&set, base + off, len), reference_contains(&ref, off, len));
+            assert_int_equal(ivset_overlaps(&set, base + off, len), reference_count(&ref, off, len, 1) != 0);
             const struct interval *iv = ivset_find(&set, base + off);
             assert_int_equal(iv != NULL, ref.covered[off]);
             if (iv)
@@ -524,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_add_inside_and_overlapping),
         cmocka_unit_test(test_add_spanning_many),
         cmocka_unit_test(test_covered_range_lies_in_one_interval),
+        cmocka_unit_test(test_overlapping_range_touches_a_covered_byte),
         cmocka_unit_test(test_remove_split),
         cmocka_unit_test(test_remove_spanning_many),
         cmocka_unit_test(test_remove_at_edges_and_absent),

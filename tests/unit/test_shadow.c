@@ -679,8 +679,6 @@ static void test_nx_only_with_nxe(void **state)
 	flush_and_check_empty();
 }
 
-/* INVLPG of any address in a large guest page drops the 2 MiB shadowed from it, and nothing else; INVLPG of a 4 KiB
- * page drops at least that translation. */
 /* A protection view: the policy narrows a page's rights; accesses the guest allows but the view denies are reported
  * (the leaf is installed all the same), large guest pages are shadowed one page at a time under a policy, and a
  * policy change forgets just the page concerned. */
@@ -704,13 +702,21 @@ static void test_policy_view(void **state)
 	*guest_entry(LA_K, PT_LEVEL_PDE) = P | RW | PS | GPA_2M; /* a large page, as the kernel's direct map */
 	view_protected_page = page;
 	view_code_page = page + PAGE;
-	shadow.policy = (struct shadow_policy){test_view_rights, &view_protected_page};
+	shadow.policy = (struct shadow_policy){.restrict_rights = test_view_rights, .opaque = &view_protected_page};
 
 	assert_int_equal(fill(LA_K, W, &walk), SHADOW_DENIED_WRITE);
 	uint64_t leaf = shadow_pte(LA_K);
 	assert_true(leaf & P);
 	assert_false(leaf & RW);
 	assert_true(leaf & NX);
+	assert_true(leaf & SHADOW_LEAF_WRITE_DENIED);
+	/* the next write there is refused by the installed leaf, without a walk (the guest's entry changed without an
+	 * INVLPG: a TLB would still use the old translation too) */
+	uint64_t fills = shadow.stats.fills, *pde = guest_entry(LA_K, PT_LEVEL_PDE);
+	*pde &= ~(uint64_t)RW;
+	assert_int_equal(fill(LA_K, W, &walk), SHADOW_DENIED_WRITE);
+	assert_int_equal(shadow.stats.fills, fills);
+	*pde |= RW;
 	/* only the page touched: its neighbours in the same 2 MiB are not shadowed yet */
 	assert_int_equal(shadow_pte(page + 2 * PAGE), 0);
 	assert_int_equal(fill(page + 2 * PAGE, W, &walk), SHADOW_FILLED);
@@ -726,8 +732,45 @@ static void test_policy_view(void **state)
 	assert_true(shadow_pte(page + 2 * PAGE) & P);
 	assert_int_equal(fill(LA_K, W, &walk), SHADOW_FILLED);
 	assert_true(shadow_pte(LA_K) & RW);
-	shadow.policy = (struct shadow_policy){NULL, NULL};
+	shadow.policy = (struct shadow_policy){0};
 	/* (not check_all_leaves: a view's leaves are narrower than the guest's rights by design) */
+	shadow_flush(&shadow);
+	assert_int_equal(pool.in_use, 2);
+}
+
+/* Under a view, a large guest page whose 2 MiB the policy says it treats alike is shadowed whole at its first fault,
+ * every page with the rights the policy gives the one touched; one it does not is shadowed page by page. */
+static uint64_t uniform_region;
+
+static bool test_view_uniform(void *opaque, uint64_t start, uint64_t len)
+{
+	assert_ptr_equal(opaque, &view_protected_page);
+	assert_int_equal(start & (REGION - 1), 0);
+	assert_int_equal(len, REGION);
+	return start == uniform_region;
+}
+
+static void test_policy_view_uniform_large_page(void **state)
+{
+	(void)state;
+	struct pt_walk_result walk;
+	uint64_t region = LA_K & ~(REGION - 1), other = region + REGION;
+	*guest_entry(LA_K, PT_LEVEL_PDE) = P | RW | A | D | PS | GPA_2M;
+	*guest_entry(other, PT_LEVEL_PDE) = P | RW | A | D | PS | (GPA_2M + REGION);
+	view_protected_page = ~0ull; /* no page is read-only; all but view_code_page are not executable */
+	view_code_page = ~0ull;
+	uniform_region = region;
+	shadow.policy = (struct shadow_policy){.restrict_rights = test_view_rights, .uniform = test_view_uniform,
+					       .opaque = &view_protected_page};
+
+	assert_int_equal(fill(LA_K, W, &walk), SHADOW_FILLED);
+	check_region(LA_K, GPA_2M, P | RW | NX, NULL);
+	assert_int_equal(shadow.stats.fills, 1);
+
+	assert_int_equal(fill(other + 3 * PAGE, W, &walk), SHADOW_FILLED);
+	assert_int_equal(shadow_pte(other + 3 * PAGE), (GPA_2M + REGION + 3 * PAGE) | P | RW | NX);
+	assert_int_equal(shadow_pte(other + 4 * PAGE), 0);
+	shadow.policy = (struct shadow_policy){0};
 	shadow_flush(&shadow);
 	assert_int_equal(pool.in_use, 2);
 }
@@ -1194,6 +1237,7 @@ int main(void)
 		cmocka_unit_test_setup(test_invalidate, setup),
 		cmocka_unit_test_setup(test_invalidate_inside_1g_page, setup),
 		cmocka_unit_test_setup(test_policy_view, setup),
+		cmocka_unit_test_setup(test_policy_view_uniform_large_page, setup),
 		cmocka_unit_test_setup(test_cr3_load_keeps_global_translations, setup),
 		cmocka_unit_test_setup(test_unreadable_guest_tables, setup),
 		cmocka_unit_test_setup(test_pool_exhaustion_flushes_and_retries, setup),
