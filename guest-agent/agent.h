@@ -4,7 +4,7 @@
  * and their domains, the module notifier; agent_heap.c: the heap probes; agent_recovery.c: the violation
  * notification and the recovery of a faulty module; agent_unwind.c: the locks an aborted driver call held;
  * agent_resources.c: the ledger of the IRQs, timers, works and registrations a driver holds, released when its
- * module goes.
+ * module goes; agent_failures.c: the driver failures the kernel reports (a failed probe).
  */
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
@@ -61,6 +61,7 @@ struct watch {
 	struct domain *domain;   /* NULL while not isolated */
 	unsigned long notified;  /* violations the hypervisor reported to the agent (VIOLATION_NEXT) */
 	unsigned int faults;     /* faults recovery handled */
+	unsigned int failures;   /* failures the kernel reported of its driver (agent_failures.c) */
 	unsigned int recoveries; /* reloads after a fault that brought it back isolated */
 	bool recovery_queued;
 	bool went_loaded; /* its last domain went with a module that had finished loading (an unload, not a failed load) */
@@ -188,8 +189,25 @@ void resources_forget_domain(struct domain *d); /* state_lock held */
 /* d's module is going, its exit function ran: releases what it still holds, newest first (agent_lock held). */
 void resources_release(struct domain *d);
 
+/* agent_failures.c: driver failures the kernel declares (a failed probe), noted in any context. */
+struct failure {
+	unsigned long hv_id; /* the domain isolating the driver when it failed */
+	const char *kind;    /* "probe", "probe-declined" */
+	long error;          /* the driver's negative errno */
+	struct device_driver *drv;
+	char device[32];
+};
+extern struct probe_set failure_probes;
+bool failures_pending(void);
+bool failures_take(struct failure *f); /* the oldest noted, if any */
+/* Whether a failure taken is one (a decline only when its driver is bound to no device); agent_lock held, with the
+ * failure's domain still there (so its module and driver are). */
+bool failure_counts(const struct failure *f);
+
 /* agent_recovery.c */
 int notify_start(unsigned long (*lookup)(const char *name));
+/* A failure was noted: the recovery work takes it (any context; between notify_start and notify_stop). */
+void failure_reported(void);
 /* Stops the notifications and waits for the drain and recoveries under way (agent_lock not held). */
 void notify_stop(void);
 /* Counts the violations not reported yet, as the notification would, and has the recoveries they start run: for a

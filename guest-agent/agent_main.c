@@ -518,9 +518,9 @@ static void show_watch(struct seq_file *m, const struct watch *w)
 	} else {
 		seq_printf(m, "domain=none module=%s policy=%s", w->name, w->audit ? "audit" : "enforce");
 	}
-	seq_printf(m, " state=%s recover=%d reload=%d on_load=%d faults=%u recoveries=%u notified=%lu",
+	seq_printf(m, " state=%s recover=%d reload=%d on_load=%d faults=%u recoveries=%u notified=%lu failures=%u",
 		   watch_state_name(w->state), w->recover, w->reload, w->on_load, w->faults, w->recoveries,
-		   w->notified);
+		   w->notified, w->failures);
 	if (w->reason[0])
 		seq_printf(m, " reason=%s", w->reason);
 	seq_putc(m, '\n');
@@ -619,14 +619,19 @@ static int __init chariot_agent_init(void)
 	err = notify_start(lookup);
 	if (err)
 		goto fail_notifier;
+	err = probe_set_register(&failure_probes); /* its reports go to the notification's work */
+	if (err)
+		goto fail_notify;
 	proc_entry = proc_create("chariot", 0600, NULL, &chariot_proc_ops);
 	if (!proc_entry) {
 		err = -ENOMEM;
-		goto fail_notify;
+		goto fail_failure_probes;
 	}
 	pr_info("ChariotHV ABI %lu: ready, commands in /proc/chariot\n", version);
 	return 0;
 
+fail_failure_probes:
+	probe_set_unregister(&failure_probes);
 fail_notify:
 	notify_stop();
 fail_notifier:
@@ -647,6 +652,7 @@ static void __exit chariot_agent_exit(void)
 	struct domain *d;
 
 	proc_remove(proc_entry);
+	probe_set_unregister(&failure_probes);
 	notify_stop();
 	unregister_module_notifier(&module_notifier);
 	mutex_lock(&agent_lock);

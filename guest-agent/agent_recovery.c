@@ -7,7 +7,8 @@
  * APIC and calls x86_platform_ipi_callback if set. The agent sets that pointer (and refuses to load when someone
  * else has); its handler only queues the drain work. The drain asks VIOLATION_NEXT until no domain is left with
  * unreported violations, counts them on the module's watch, and queues the recovery of every enforce-mode module
- * whose recovery is on; the others' violations are only counted and logged.
+ * whose recovery is on; the others' violations are only counted and logged. The driver failures the kernel
+ * reports (agent_failures.c: a failed probe) are taken by the same drain, as faults of the same kind.
  *
  * Recovery, in process context on an ordered workqueue, every step logged as
  *   CHARIOT: recovery module=<m> step=<detect|locks|unload|release|isolate|reload|end> result=<...> ...
@@ -32,6 +33,7 @@
 #include <asm/msr.h>
 #include <asm/tsc.h>
 #include <linux/delay.h>
+#include <linux/device.h>
 #include <linux/extable.h>
 #include <linux/namei.h>
 #include <linux/percpu.h>
@@ -65,6 +67,17 @@ static void violation_interrupt(void)
 
 /* ---- drain (agent_lock held) ---- */
 
+/* A fault of w's driver to recover from, unless its recovery is off or already under way (then only counted). */
+static bool begin_recovery(struct watch *w)
+{
+	if (!w->recover || w->state == WATCH_RECOVERING)
+		return false;
+	w->state = WATCH_RECOVERING;
+	w->faults++;
+	w->recovery_queued = true;
+	return true;
+}
+
 static void note_violations(unsigned long hv_id, unsigned long count)
 {
 	struct domain *d = domain_by_hv_id(hv_id);
@@ -75,17 +88,44 @@ static void note_violations(unsigned long hv_id, unsigned long count)
 		return;
 	}
 	w->notified += count;
-	if (!w->recover || w->state == WATCH_RECOVERING) {
+	if (!begin_recovery(w)) {
 		/* rate-limited: a driver isolated late may fault on every write (audit) */
 		printk_ratelimited(KERN_NOTICE "CHARIOT: violations module=%s domain=%lu count=%lu notified=%lu "
 				   "policy=%s action=%s\n", w->name, hv_id, count, w->notified,
 				   w->audit ? "audit" : "enforce", w->state == WATCH_RECOVERING ? "recovering" : "none");
 		return;
 	}
-	w->state = WATCH_RECOVERING;
-	w->faults++;
-	w->recovery_queued = true;
 	recovery_log(w->name, "detect", "ok", " domain=%lu violations=%lu fault=%u", hv_id, count, w->faults);
+}
+
+/* The failures the kernel reported of isolated drivers (agent_failures.c), as faults of the domain they hit. */
+static void note_failures(void)
+{
+	struct failure f;
+
+	while (failures_take(&f)) {
+		struct domain *d = domain_by_hv_id(f.hv_id);
+		struct watch *w = d ? d->watch : NULL;
+
+		if (!w) {
+			pr_info("%s failure (%ld) of domain %lu, released since\n", f.kind, f.error, f.hv_id);
+			continue;
+		}
+		if (!failure_counts(&f)) {
+			pr_info("%s declined %s (%ld) and serves other devices: not a failure\n", w->name, f.device,
+				f.error);
+			continue;
+		}
+		w->failures++;
+		if (!begin_recovery(w)) {
+			printk(KERN_NOTICE "CHARIOT: failure module=%s domain=%lu kind=%s error=%ld device=%s action=%s\n",
+			       w->name, f.hv_id, f.kind, f.error, f.device,
+			       w->state == WATCH_RECOVERING ? "recovering" : "none");
+			continue;
+		}
+		recovery_log(w->name, "detect", "ok", " domain=%lu failure=%s error=%ld device=%s fault=%u", f.hv_id,
+			     f.kind, f.error, f.device, w->faults);
+	}
 }
 
 static struct watch *next_queued_recovery(void)
@@ -298,7 +338,8 @@ static void recover(struct watch *w)
 	finish(w, name, reload(w, name, reason) ? WATCH_FAILED : WATCH_RECOVERED, reason);
 }
 
-/* agent_lock held; false when cut short (the rest waits for the next round) */
+/* agent_lock held; false when cut short (the rest waits for the next round). Failure reports are taken after the
+ * violations: a probe the hypervisor aborted also fails, and its violation says more. */
 static bool drain_violations(void)
 {
 	unsigned long hv_id, count;
@@ -309,6 +350,7 @@ static bool drain_violations(void)
 			break;
 		note_violations(hv_id, count);
 	}
+	note_failures();
 	if (answers < DRAIN_MAX)
 		return true;
 	pr_warn_ratelimited("violation drain: %d answers in a row, the rest in the next round\n", DRAIN_MAX);
@@ -329,11 +371,20 @@ void drain_violations_now(void)
 		queue_work(recovery_wq, &violation_work);
 }
 
+void failure_reported(void)
+{
+	queue_work(recovery_wq, &violation_work);
+}
+
 static void violation_work_fn(struct work_struct *work)
 {
 	struct watch *w;
 	bool complete;
 
+	/* A declined device is judged once the probes under way (asynchronous ones too) have ended; not under
+	 * agent_lock, which a module loading meanwhile takes. */
+	if (failures_pending())
+		wait_for_device_probe();
 	mutex_lock(&agent_lock);
 	complete = drain_violations();
 	mutex_unlock(&agent_lock);

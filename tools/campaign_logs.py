@@ -109,7 +109,7 @@ def entry_facts(lines, module):
             f["inject"], f["inject_line"] = kv.get("state") if kv.get("module") == module else None, rest
         elif tag == "agent":
             f["agent"] = {k: kv[k] for k in ("domain", "state", "violations", "faults", "recoveries", "notified",
-                                              "reason") if k in kv}
+                                              "failures", "reason") if k in kv}
             f["agent_line"] = rest
         elif tag == "unload" and f["unload_tsc"] is None:  # the first: faults at unload are counted from there
             f["unload_tsc"] = number(kv, "tsc")

@@ -60,6 +60,12 @@ def measured(baseline):
     return bool(f["runs"]) and f["runs"][0]["verdict"] == "PASS" and f["hv"]["denied"] == f["hv"]["denied_at_unload"]
 
 
+def failure_reports(line):
+    """The driver failures the agent counted in the entry (a failed probe; older agents did not report them)."""
+    value = (line["facts"]["agent"] or {}).get("failures", "0")
+    return int(value) if value.isdigit() else 0
+
+
 def summarize(lines):
     faults = {}
     duplicates = 0
@@ -94,6 +100,11 @@ def summarize(lines):
         1 for (d, seed, env), line in faults.items() if env == "isolated" and line["outcome"] == "captured"
         and 0 < line["facts"]["hv"]["denied"] == line["facts"]["hv"]["denied_at_unload"]
         and (line["facts"]["agent"] or {}).get("state") == "running")
+    # detections by a driver failure the kernel reported (a failed probe), with no write denied and no call aborted
+    s["detected_by_failure_only"] = sum(
+        1 for (d, seed, env), line in faults.items()
+        if env == "isolated" and line["outcome"] in ("isolated", "captured") and failure_reports(line) > 0
+        and line["facts"]["hv"]["denied"] == 0 and line["facts"]["hv"].get("aborted", 0) == 0)
 
     totals = {c: {o: 0 for o in ISOLATED_OUTCOMES} for c in PLAIN_OUTCOMES}
     for driver, classes in s["pairs"].items():
@@ -116,8 +127,9 @@ def summarize(lines):
             b[line["outcome"]] += 1
             if env == "isolated":
                 fp = s["false_positives"].setdefault(driver, {"baselines": 0, "with_denied": 0, "denied": 0,
-                                                              "at_unload": 0, "aborted": 0})
+                                                              "at_unload": 0, "aborted": 0, "failures": 0})
                 fp["baselines"] += 1
+                fp["failures"] += failure_reports(line)
                 fp["denied"] += line["facts"]["hv"]["denied"]
                 fp["aborted"] += line["facts"]["hv"].get("aborted", 0)
                 fp["at_unload"] += line["facts"]["hv"]["denied_at_unload"]
@@ -196,7 +208,9 @@ def markdown(s, sources):
         out.append(f"| {CLASS_NAMES[c]} | {fmt_pct(s['total_rates'][c])} | {rate:.2f}% ({isolated}/{n}) |")
     out += ["", f"Pairs left out: {sum(s['not_injected'].values())} whose fault was not applied in one of the two "
             f"runs (the injector's state was not `applied`), {s['unpaired']} with one environment only. Isolated "
-            f"runs detected only by writes denied while the stack unloaded: {s['detected_at_unload_only']}.", "",
+            f"runs detected only by writes denied while the stack unloaded: {s['detected_at_unload_only']}; only by a "
+            f"driver failure the kernel reported (a probe that failed, no write denied, no call aborted): "
+            f"{s['detected_by_failure_only']}.", "",
             "Outcomes per environment (every fault line):", "", "| driver | env | outcomes |", "|---|---|---|"]
     for driver in sorted(s["outcomes"]):
         for env in sorted(s["outcomes"][driver]):
@@ -210,21 +224,23 @@ def markdown(s, sources):
         out.append(f"| {env} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['crash']} |")
 
     out += ["", "## False positives", "",
-            "Writes the hypervisor denied and driver calls it aborted (a fault or a hang) in no-fault baseline runs (one "
-            "at the start of every boot, isolated), and how the baselines ended. A driver with false positives is "
-            "recovered or crashes without any fault, so its isolated outcomes above say little about the faults.", "",
+            "Writes the hypervisor denied, driver calls it aborted (a fault or a hang) and driver failures the agent "
+            "counted (a failed probe) in no-fault baseline runs (one at the start of every boot, isolated), and how "
+            "the baselines ended. A driver with false positives is recovered or crashes without any fault, so its "
+            "isolated outcomes above say little about the faults.", "",
             "| driver | isolated baselines | with denied writes | denied writes | of which unloading | aborted calls "
-            "| baselines plain (pass/fail/crash) | isolated (pass/fail/crash) |",
-            "|---|---:|---:|---:|---:|---:|---|---|"]
+            "| failure reports | baselines plain (pass/fail/crash) | isolated (pass/fail/crash) |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for driver in s["drivers"]:
         fp = s["false_positives"].get(driver, {"baselines": 0, "with_denied": 0, "denied": 0, "at_unload": 0,
-                                               "aborted": 0})
+                                               "aborted": 0, "failures": 0})
         b = s["baselines"].get(driver, {})
         triple = lambda env: "/".join(str(b.get(env, {}).get(k, 0)) for k in ("pass", "fail", "crash"))
         out.append(f"| {driver} | {fp['baselines']} | {fp['with_denied']} | {fp['denied']} | {fp['at_unload']} | "
-                   f"{fp['aborted']} | {triple('plain')} | {triple('isolated')} |")
-    total_fp = sum(fp["denied"] + fp["aborted"] for fp in s["false_positives"].values())
-    out += ["", f"False-positive count (denied writes and aborted calls with no fault injected): **{total_fp}**.", ""]
+                   f"{fp['aborted']} | {fp['failures']} | {triple('plain')} | {triple('isolated')} |")
+    total_fp = sum(fp["denied"] + fp["aborted"] + fp["failures"] for fp in s["false_positives"].values())
+    out += ["", "False-positive count (denied writes, aborted calls and failure reports with no fault injected): "
+            f"**{total_fp}**.", ""]
 
     out += ["## The hypervisor's own failures", "",
             "Any hypervisor log record at lvl=error or fatal, or a hypervisor shutdown other than the guest's "

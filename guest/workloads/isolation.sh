@@ -20,7 +20,9 @@
 #            past their expiry none has run, no IRQ handler of the demo is left, the reloaded demo works and unloads
 #            isolated with nothing to release; loaded again (still armed), leak_driver registers a PCI driver and a
 #            net_device, requests I/O ports, adds a device and starts a kthread, then faults: the unload releases
-#            them all (persistent: not reloaded)
+#            them all (persistent: not reloaded); rearmed, the demo's probe fails for one of its devices (the
+#            kernel reports it: recovered), then, reloaded, it declines its only device (persistent); declining one
+#            device of two it serves is no failure
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -271,15 +273,20 @@ if [ "$scenario" = recover ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     [ -z "$(cat /proc/chariot)" ] || fail "a watch is left after release: $(cat /proc/chariot)"
 fi
 
-# crash_round FIRST SECOND: the demo released, armed and loaded again; fault FIRST must end in a recovery, SECOND
-# (after that reload) as persistent
-crash_round() {
+# rearm_demo WHAT: the demo released, armed and loaded again (a fresh watch) before WHAT
+rearm_demo() {
     proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
     if ! proc_write /proc/chariot "isolate-on-load chariot_demo enforce reload=1" ||
         ! out=$(insmod "$MODDIR/chariot_demo.ko" 2>&1); then
         fail "isolate-on-load and insmod chariot_demo before $1: $out"
-        return
+        return 1
     fi
+}
+
+# crash_round FIRST SECOND: the demo rearmed; fault FIRST must end in a recovery, SECOND (after that reload) as
+# persistent
+crash_round() {
+    rearm_demo "$1" || return
     fault "$1" recovered || return
     say "W: chariot $line"
     expect_watch faults=1 recoveries=1
@@ -374,6 +381,25 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
         else
             fail "state=recovered but chariot_demo is not loaded"
         fi
+    fi
+    # failed probes, which the kernel reports (nothing written, nothing faulted): rearmed, the demo declines one of
+    # two devices it serves (no failure), then its probe fails (recovered), then, reloaded, it declines its only
+    # device (persistent)
+    if rearm_demo probe_decline_one; then
+        run_demo probe_decline_one no
+        sleep 1 # a failure report would be taken by now
+        demo_watch
+        say "W: chariot $line"
+        expect_watch state=running faults=0 failures=0
+        if fault probe_fail recovered; then
+            say "W: chariot $line"
+            expect_watch faults=1 recoveries=1 failures=1
+            if demo_loaded && fault probe_decline persistent; then
+                say "W: chariot $line"
+                expect_watch faults=2 recoveries=1 failures=2
+            fi
+        fi
+        ! demo_loaded || fail "chariot_demo is still loaded after its persistent failure"
     fi
     if proc_write /proc/chariot "release chariot_demo"; then
         say "W: release chariot_demo ok"

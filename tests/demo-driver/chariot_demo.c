@@ -61,6 +61,12 @@
  *                 demo's code until stopped, then faults as null_read does. Unprotected, all stay with their
  *                 structs, ops and code in freed module memory; isolated, the unload releases them.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
+ * And three whose probe fails, as a driver's does when it finds its device broken (nothing to see but the error):
+ * they register (once) a platform driver `chariot_demo_probe`, whose probe binds device 0, declines device 1 with
+ * -ENODEV and fails device 2 with -EIO, then add devices of that name (their ids; the exit function removes them):
+ *   probe_decline_one  devices 0 and 1: one bound, one declined (a driver serving some of its devices)
+ *   probe_fail         device 2: the probe fails
+ *   probe_decline      device 1 alone: declined, and the driver serves no device
  * Every command runs holding demo_lock, a mutex the exit function takes too (as a driver's remove takes its
  * device's lock): an aborted call that kept it would make the unload sleep forever.
  */
@@ -71,6 +77,7 @@
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/proc_fs.h>
 #include <linux/rtnetlink.h>
 #include <linux/seq_file.h>
@@ -110,6 +117,10 @@ static struct pci_driver leak_pci_driver = { .name = "chariot_demo", .id_table =
 #define DEMO_LEAK_PORTS 0x2a0 /* 8 ISA ports nothing in Bochs uses */
 #define DEMO_LEAK_PORTS_LEN 8
 static struct device leak_device;
+/* the probe commands' */
+#define DEMO_PROBE_DEVICES 3
+static struct platform_device *probe_devices[DEMO_PROBE_DEVICES];
+static bool probe_driver_registered;
 static DEFINE_MUTEX(demo_lock);
 static DEFINE_MUTEX(demo_hold_lock); /* lock_hold's: taken by one command, kept after it; the exit function takes it */
 static bool hold_taken;
@@ -424,6 +435,66 @@ static int do_unpin(const char *cmd, bool *changed)
 	return 0;
 }
 
+static int demo_platform_probe(struct platform_device *pdev)
+{
+	static const int results[DEMO_PROBE_DEVICES] = { 0, -ENODEV, -EIO };
+
+	return pdev->id >= 0 && pdev->id < DEMO_PROBE_DEVICES ? results[pdev->id] : -EINVAL;
+}
+
+static struct platform_driver probe_driver = {
+	.probe = demo_platform_probe,
+	.driver.name = "chariot_demo_probe",
+};
+
+/* Adds the devices whose bit is set in `ids` (the driver first, once); the probes run before it returns. */
+static int add_probe_devices(const char *cmd, unsigned int ids)
+{
+	int i, err = probe_driver_registered ? 0 : platform_driver_register(&probe_driver);
+
+	if (err)
+		return err;
+	probe_driver_registered = true;
+	for (i = 0; i < DEMO_PROBE_DEVICES; i++) {
+		struct platform_device *pdev;
+
+		if (!(ids & (1u << i)) || probe_devices[i])
+			continue;
+		pdev = platform_device_register_simple("chariot_demo_probe", i, NULL, 0);
+		if (IS_ERR(pdev))
+			return PTR_ERR(pdev);
+		probe_devices[i] = pdev;
+		printk(KERN_WARNING "DEMO: %s device=%d bound=%s\n", cmd, i, pdev->dev.driver ? "yes" : "no");
+	}
+	return 0;
+}
+
+static int do_probe_decline_one(const char *cmd, bool *changed)
+{
+	return add_probe_devices(cmd, 1u << 0 | 1u << 1);
+}
+
+static int do_probe_fail(const char *cmd, bool *changed)
+{
+	return add_probe_devices(cmd, 1u << 2);
+}
+
+static int do_probe_decline(const char *cmd, bool *changed)
+{
+	return add_probe_devices(cmd, 1u << 1);
+}
+
+static void remove_probe_devices(void)
+{
+	int i;
+
+	for (i = 0; i < DEMO_PROBE_DEVICES; i++)
+		if (probe_devices[i])
+			platform_device_unregister(probe_devices[i]);
+	if (probe_driver_registered)
+		platform_driver_unregister(&probe_driver);
+}
+
 static const struct demo_command {
 	const char *name;
 	int (*run)(const char *cmd, bool *changed);
@@ -447,6 +518,9 @@ static const struct demo_command {
 	{ "lock_hold", do_lock_hold },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
+	{ "probe_decline_one", do_probe_decline_one },
+	{ "probe_fail", do_probe_fail },
+	{ "probe_decline", do_probe_decline },
 };
 
 static ssize_t demo_write(struct file *file, const char __user *ubuf, size_t len, loff_t *off)
@@ -540,6 +614,7 @@ static void __exit demo_exit(void)
 	mutex_unlock(&demo_lock);
 	mutex_lock(&demo_hold_lock); /* what lock_hold kept: a driver waiting for its device to be closed */
 	mutex_unlock(&demo_hold_lock);
+	remove_probe_devices();
 	kmem_cache_destroy(demo_cache);
 	demo_free_load_state();
 }

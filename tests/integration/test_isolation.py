@@ -368,12 +368,44 @@ def test_leaked_resources_are_released_at_the_unload(leak):
         seqs = [int(l["seq"]) for l in released[first:last]]
         assert seqs == sorted(seqs, reverse=True), seqs
     summaries = [l for l in lines if l["step"] == "resources"]
-    # the faulty load, the reloaded demo's healthy unload, the faulty load after it
-    assert [(s["result"], s["released"]) for s in summaries] == [
+    # the faulty load, the reloaded demo's healthy unload, the faulty load after it (then the failed probes' test)
+    assert [(s["result"], s["released"]) for s in summaries[:3]] == [
         ("released", str(len(timer_kinds))), ("clean", "0"), ("released", "5")], summaries
     assert summaries[0]["timer"] == summaries[0]["delayed_work"] == summaries[0]["work"] == "1"
     assert summaries[0]["irq"] == ("1" if irq != "-1" else "0")
     assert summaries[1]["recorded"] == "0"
     assert all(summaries[2][k] == "1" for k in ("pci_driver", "netdev", "device", "kthread", "region")), summaries
     assert leak.status == "hv_shutdown" and leak.shutdown_reason == "guest powered off"
+    assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
+
+
+def test_failed_probes_are_faults(leak):
+    """A probe that fails reports nothing to the hypervisor (no write, no exception): the kernel reports it, and the
+    agent takes it as a fault of the isolated driver (agent_failures.c). Rearmed after the leak test, the demo
+    declines one of two platform devices it serves (-ENODEV, the other bound): no failure. Its probe then fails
+    (-EIO): the agent recovers it (unload, reload). Reloaded, it declines its only device: a failure too, persistent
+    (unloaded, not reloaded). The exit function removed the devices and the driver both times: nothing to release."""
+    log = leak.guest_log
+    assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
+    lines = in_order(w_lines(log), ["W: after leak_driver registered=", "W: demo probe_decline_one changed=no",
+                                    "W: chariot domain=", "W: chariot domain=", "W: chariot domain=none ",
+                                    "W: release chariot_demo ok"])
+    assert " state=running " in lines[2] and " faults=0 " in lines[2] and " failures=0" in lines[2], lines[2]
+    assert " state=recovered " in lines[3] and " failures=1" in lines[3], lines[3]
+    assert " state=persistent " in lines[4] and " faults=2 " in lines[4] and " failures=2" in lines[4], lines[4]
+    assert re.search(r"DEMO: probe_decline_one device=0 bound=yes", log), log[-3000:]
+    assert re.search(r"DEMO: probe_decline_one device=1 bound=no", log), log[-3000:]
+    assert re.search(r"chariot_demo_probe: probe of chariot_demo_probe\.2 failed with error -5", log), log[-3000:]
+    console = "\n".join(l for l in log.splitlines() if not l.startswith("I: "))  # not the workload's dmesg copy
+    detects = re.findall(r"CHARIOT: recovery module=chariot_demo step=detect result=ok domain=\d+ failure=(\S+) "
+                         r"error=(-?\d+) device=(\S+) fault=(\d+)", console)
+    assert detects == [("probe", "-5", "chariot_demo_probe.2", "1"),
+                       ("probe-declined", "-19", "chariot_demo_probe.1", "2")], detects
+    ends = re.findall(r"CHARIOT: recovery module=chariot_demo step=end result=ok recovery=(\w+) faults=(\d+)", console)
+    assert ends[-2:] == [("recovered", "1"), ("persistent", "2")], ends
+    summaries = [l for l in release_lines(log) if l["step"] == "resources"]
+    assert [(x["result"], x["released"]) for x in summaries[3:]] == [("clean", "0")] * 2, summaries
+    for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:"):
+        assert bad not in log, bad
+    # the hypervisor saw nothing of it: no write denied, no call aborted after the leak test's faults
     assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
