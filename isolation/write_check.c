@@ -73,22 +73,28 @@ static int emulated_port_in(void *opaque, uint16_t port, void *buf, uint32_t siz
 
 static const struct x86_mem_ops emulation_ops = {emulated_read, emulated_write, emulated_port_in};
 
+/* The registers as the exit saved them (RSP is the VMCS's): copied whole, since every trapped write of a driver
+ * comes through here. */
 static void regs_from_guest(struct vcpu *v, struct x86_regs *r)
 {
-    for (unsigned i = 0; i < GPR_COUNT; i++)
-        r->gpr[i] = vcpu_gpr_read(v, i);
+    _Static_assert(sizeof(r->gpr) == sizeof(v->regs->gpr), "x86_regs and guest_regs hold the same registers");
+    memcpy(r->gpr, v->regs->gpr, sizeof(r->gpr));
+    r->gpr[GPR_RSP] = vmread(VMCS_GUEST_RSP);
     r->rip = vmread(VMCS_GUEST_RIP);
     r->rflags = vmread(VMCS_GUEST_RFLAGS);
     r->fs_base = vmread(VMCS_GUEST_FS_BASE);
     r->gs_base = vmread(VMCS_GUEST_GS_BASE);
 }
 
-static void regs_to_guest(struct vcpu *v, const struct x86_regs *r)
+/* What the emulation changed of `before`, back into the guest. */
+static void regs_to_guest(struct vcpu *v, const struct x86_regs *before, const struct x86_regs *r)
 {
-    for (unsigned i = 0; i < GPR_COUNT; i++)
-        vcpu_gpr_write(v, i, r->gpr[i]);
+    memcpy(v->regs->gpr, r->gpr, sizeof(r->gpr)); /* gpr[GPR_RSP] there is a placeholder */
+    if (r->gpr[GPR_RSP] != before->gpr[GPR_RSP])
+        vmwrite(VMCS_GUEST_RSP, r->gpr[GPR_RSP]);
     vmwrite(VMCS_GUEST_RIP, r->rip);
-    vmwrite(VMCS_GUEST_RFLAGS, r->rflags);
+    if (r->rflags != before->rflags)
+        vmwrite(VMCS_GUEST_RFLAGS, r->rflags);
 }
 
 /* Up to 15 instruction bytes at RIP; fewer when the next page does not translate (the decoder says if it needs
@@ -149,10 +155,11 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
     }
 
     struct emulation_ctx e = {.v = v};
+    const struct x86_regs before = regs;
     int ret = x86_emulate(&insn, &regs, &emulation_ops, &e);
     if (ret == HV_OK) {
         d->emulated++;
-        regs_to_guest(v, &regs);
+        regs_to_guest(v, &before, &regs);
         vcpu_clear_interrupt_shadow();
         log_decision(legal ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, d, vmread(VMCS_GUEST_RIP) - insn.length, target, size,
                      legal ? "allowed" : "denied", "emulate");
