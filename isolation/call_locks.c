@@ -29,6 +29,7 @@ static struct held_lock {
     uint64_t resume_rip, resume_rsp; /* where the driver continues after the lock call: on its stack */
     uint64_t age;
 } held[HELD_LOCKS_MAX];
+static unsigned nr_taking; /* records in LOCK_TAKING */
 static uint64_t next_age = 1;
 
 long call_locks_register(uint64_t function, uint64_t lock_class, uint64_t flags)
@@ -84,7 +85,9 @@ void call_locks_call_out(uint64_t domain_id, uint64_t frame_seq, uint64_t functi
     if (f->flags & CHARIOT_LOCK_ACQUIRE) {
         if (!resume_rip)
             return; /* a tail call: the lock is the caller's, taken after the driver's call returned */
-        *new_record() = (struct held_lock){
+        struct held_lock *h = new_record();
+        nr_taking += h->state != LOCK_TAKING;
+        *h = (struct held_lock){
             .state = LOCK_TAKING, .lock_class = f->lock_class, .flags = f->flags, .domain_id = domain_id,
             .frame_seq = frame_seq, .lock = lock, .resume_rip = resume_rip, .resume_rsp = resume_rsp,
             .age = next_age++,
@@ -104,6 +107,8 @@ void call_locks_call_out(uint64_t domain_id, uint64_t frame_seq, uint64_t functi
 
 void call_locks_resumed(uint64_t rip, uint64_t rsp, uint64_t result)
 {
+    if (!nr_taking)
+        return; /* every resumption of a driver comes here: most find no lock call under way */
     for (unsigned i = 0; i < HELD_LOCKS_MAX; i++) {
         struct held_lock *h = &held[i];
         if (h->state != LOCK_TAKING || h->resume_rip != rip || h->resume_rsp != rsp)
@@ -112,6 +117,7 @@ void call_locks_resumed(uint64_t rip, uint64_t rsp, uint64_t result)
                     : (h->flags & CHARIOT_LOCK_OK_NONZERO) ? (uint32_t)result != 0 /* int and bool results */
                                                            : true;
         h->state = took ? LOCK_HELD : LOCK_SLOT_FREE;
+        nr_taking--;
     }
 }
 
@@ -126,6 +132,7 @@ unsigned call_locks_abort(uint64_t frame_seq, uint64_t frame_rsp)
             continue;
         if (h->state == LOCK_TAKING) {
             h->state = LOCK_SLOT_FREE; /* its lock call never returned: nothing taken */
+            nr_taking--;
             continue;
         }
         h->state = LOCK_RELEASING;
@@ -168,8 +175,10 @@ bool call_locks_next_held(uint64_t domain_id, uint64_t *lock_class, uint64_t *lo
 void call_locks_forget_domain(uint64_t domain_id)
 {
     for (unsigned i = 0; i < HELD_LOCKS_MAX; i++)
-        if (held[i].domain_id == domain_id && held[i].state != LOCK_RELEASING) /* an abort's landing still asks */
+        if (held[i].domain_id == domain_id && held[i].state != LOCK_RELEASING) { /* an abort's landing still asks */
+            nr_taking -= held[i].state == LOCK_TAKING;
             held[i].state = LOCK_SLOT_FREE;
+        }
 }
 
 unsigned call_locks_held(uint64_t domain_id)

@@ -135,10 +135,10 @@ static void enter_driver_view(struct vcpu *v, struct domain *d)
     guest_paging_activate(d->view);
 }
 
-/* Control passes into a driver, or out of one: continue in the view that lets the code at `linear` run. */
-static void switch_view_to_run(struct vcpu *v, const struct domain *current, uint64_t linear)
+/* Control passes into a driver (`target`, whose code runs next), or out of one (NULL): continue in the view that
+ * lets that code run. */
+static void switch_view_to_run(struct vcpu *v, const struct domain *current, struct domain *target)
 {
-    struct domain *target = domain_of_code(linear);
     view_switches++;
     if (target) {
         enter_driver_view(v, target);
@@ -155,7 +155,7 @@ bool isolation_switch_view_for_fetch(struct vcpu *v, struct shadow_mmu *view, ui
     struct domain *current = domain_of_view(view), *target = domain_of_code(linear);
     if (current ? target == current : !target)
         return false;
-    switch_view_to_run(v, current, linear);
+    switch_view_to_run(v, current, target);
     return true;
 }
 
@@ -163,7 +163,7 @@ void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t lin
 {
     struct domain *current = domain_of_view(view);
     if (!write) {
-        switch_view_to_run(v, current, linear);
+        switch_view_to_run(v, current, domain_of_code(linear));
         return;
     }
     if (!current) {

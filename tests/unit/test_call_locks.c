@@ -25,10 +25,22 @@
 #define LOCK_1 0xffff888001000000ull
 #define LOCK_2 0xffff888001000100ull
 
+/* After each test: the count of records in LOCK_TAKING (the resume path's shortcut) matches the table. */
+static int taking_count_matches(void **state)
+{
+    (void)state;
+    unsigned n = 0;
+    for (unsigned i = 0; i < HELD_LOCKS_MAX; i++)
+        n += held[i].state == LOCK_TAKING;
+    assert_int_equal(n, nr_taking);
+    return 0;
+}
+
 static int reset(void **state)
 {
     (void)state;
     memset(held, 0, sizeof(held));
+    nr_taking = 0;
     memset(lock_functions, 0, sizeof(lock_functions));
     nr_lock_functions = 0;
     assert_int_equal(call_locks_register(MUTEX_LOCK, CLASS_MUTEX, CHARIOT_LOCK_ACQUIRE), HV_OK);
@@ -175,13 +187,13 @@ static void a_full_table_forgets_the_oldest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(registration_is_validated, reset),
-        cmocka_unit_test_setup(a_lock_is_held_once_its_call_returns_saying_so, reset),
-        cmocka_unit_test_setup(a_release_drops_the_newest_hold_of_that_lock, reset),
-        cmocka_unit_test_setup(an_abort_releases_what_its_call_and_nested_calls_took_newest_first, reset),
-        cmocka_unit_test_setup(forgetting_a_domain_keeps_an_abort_under_way, reset),
-        cmocka_unit_test_setup(recovery_takes_what_a_domain_still_holds_newest_first, reset),
-        cmocka_unit_test_setup(a_full_table_forgets_the_oldest, reset),
+        cmocka_unit_test_setup_teardown(registration_is_validated, reset, taking_count_matches),
+        cmocka_unit_test_setup_teardown(a_lock_is_held_once_its_call_returns_saying_so, reset, taking_count_matches),
+        cmocka_unit_test_setup_teardown(a_release_drops_the_newest_hold_of_that_lock, reset, taking_count_matches),
+        cmocka_unit_test_setup_teardown(an_abort_releases_what_its_call_and_nested_calls_took_newest_first, reset, taking_count_matches),
+        cmocka_unit_test_setup_teardown(forgetting_a_domain_keeps_an_abort_under_way, reset, taking_count_matches),
+        cmocka_unit_test_setup_teardown(recovery_takes_what_a_domain_still_holds_newest_first, reset, taking_count_matches),
+        cmocka_unit_test_setup_teardown(a_full_table_forgets_the_oldest, reset, taking_count_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
