@@ -11,6 +11,11 @@ static struct lock_function {
     uint8_t lock_class, flags;
 } lock_functions[LOCK_FUNCTIONS_MAX];
 static unsigned nr_lock_functions;
+/* A bit per (address / 16) % 256 of the registered functions: most calls out of a driver, at every one of which the
+ * hypervisor asks, are to no lock function and need no search. */
+static uint64_t lock_function_filter[256 / 64];
+
+static unsigned filter_bit(uint64_t address) { return (unsigned)(address >> 4) & 255; }
 
 enum held_state {
     LOCK_SLOT_FREE,
@@ -49,11 +54,14 @@ long call_locks_register(uint64_t function, uint64_t lock_class, uint64_t flags)
         f = &lock_functions[nr_lock_functions++];
     }
     *f = (struct lock_function){function, (uint8_t)lock_class, (uint8_t)flags};
+    lock_function_filter[filter_bit(function) / 64] |= 1ull << (filter_bit(function) % 64);
     return HV_OK;
 }
 
 static const struct lock_function *lock_function(uint64_t address)
 {
+    if (!(lock_function_filter[filter_bit(address) / 64] & (1ull << (filter_bit(address) % 64))))
+        return NULL;
     for (unsigned i = 0; i < nr_lock_functions; i++)
         if (lock_functions[i].address == address)
             return &lock_functions[i];

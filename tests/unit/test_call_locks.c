@@ -42,6 +42,7 @@ static int reset(void **state)
     memset(held, 0, sizeof(held));
     nr_taking = 0;
     memset(lock_functions, 0, sizeof(lock_functions));
+    memset(lock_function_filter, 0, sizeof(lock_function_filter));
     nr_lock_functions = 0;
     assert_int_equal(call_locks_register(MUTEX_LOCK, CLASS_MUTEX, CHARIOT_LOCK_ACQUIRE), HV_OK);
     assert_int_equal(call_locks_register(MUTEX_LOCK_INTERRUPTIBLE, CLASS_MUTEX,
