@@ -17,6 +17,20 @@ static struct resume_point {
 } resume_points[RESUME_POINTS_MAX];
 static size_t nr_resume_points;
 
+/* Where a new entry goes in a dense table of entries with a `seq`: the next free slot, else (full) the oldest's. */
+static size_t new_slot(size_t *nr, size_t max, const uint64_t *first_seq, size_t stride)
+{
+    if (*nr < max)
+        return (*nr)++;
+    size_t oldest = 0;
+    for (size_t i = 1; i < max; i++)
+        if (*(const uint64_t *)((const char *)first_seq + i * stride) <
+            *(const uint64_t *)((const char *)first_seq + oldest * stride))
+            oldest = i;
+    return oldest;
+}
+#define NEW_SLOT(table, nr) new_slot(&(nr), ARRAY_SIZE(table), &(table)[0].seq, sizeof((table)[0]))
+
 bool call_frames_same_stack(uint64_t a, uint64_t b) { return (a & ~(STACK_BLOCK - 1)) == (b & ~(STACK_BLOCK - 1)); }
 
 static bool decodes_to_call(const uint8_t bytes[CALL_SITE_BYTES])
@@ -73,16 +87,7 @@ void call_frames_note_resume(uint64_t rip, uint64_t rsp)
     for (size_t i = 0; i < nr_resume_points; i++)
         if (resume_points[i].rip == rip && resume_points[i].rsp == rsp)
             return;
-    size_t slot = nr_resume_points;
-    if (slot == RESUME_POINTS_MAX) { /* full: the oldest goes */
-        slot = 0;
-        for (size_t i = 1; i < RESUME_POINTS_MAX; i++)
-            if (resume_points[i].seq < resume_points[slot].seq)
-                slot = i;
-    } else {
-        nr_resume_points++;
-    }
-    resume_points[slot] = (struct resume_point){rip, rsp, next_seq++};
+    resume_points[NEW_SLOT(resume_points, nr_resume_points)] = (struct resume_point){rip, rsp, next_seq++};
 }
 
 bool call_frames_take_resume(uint64_t rip, uint64_t rsp)
@@ -100,15 +105,7 @@ void call_frames_push(const struct call_frame *frame)
 {
     /* A call made at this depth means every earlier call at or below it on this stack has returned. */
     call_frames_unwound(frame->rsp);
-    size_t slot = nr_frames;
-    if (slot == CALL_FRAMES_MAX) { /* full: the oldest goes */
-        slot = 0;
-        for (size_t i = 1; i < CALL_FRAMES_MAX; i++)
-            if (frames[i].seq < frames[slot].seq)
-                slot = i;
-    } else {
-        nr_frames++;
-    }
+    size_t slot = NEW_SLOT(frames, nr_frames);
     frames[slot] = *frame;
     frames[slot].seq = next_seq++;
 }
