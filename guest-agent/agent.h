@@ -9,6 +9,7 @@
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
 
+#include <linux/bug.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -89,6 +90,13 @@ bool kernel_function(unsigned long (*lookup)(const char *name), const char *name
 #define recovery_log(module, step, result, fmt, ...)                                                      \
 	printk(KERN_WARNING "CHARIOT: recovery module=%s step=%s result=%s" fmt "\n", module, step, result, \
 	       ##__VA_ARGS__)
+
+/* CHARIOT_HC_BUG_TABLE's RSI for `entries` of this kernel's struct bug_entry. */
+static inline unsigned long bug_table_layout(unsigned long entries)
+{
+	return entries | (unsigned long)sizeof(struct bug_entry) << 32 |
+	       (unsigned long)offsetof(struct bug_entry, flags) << 40;
+}
 
 /* agent_main.c */
 long hypercall(unsigned long nr, unsigned long a0, unsigned long a1, unsigned long a2, unsigned long a3,

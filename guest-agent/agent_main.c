@@ -164,10 +164,14 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 	/* Its init code runs while it loads: checked like the rest of its code until the module is live. */
 	if (!status && init_end > init_start)
 		status = hypercall(CHARIOT_HC_DOMAIN_INIT_CODE, id, init_start, init_end - init_start, 0, NULL, NULL);
-	/* What tells its user-memory accesses from bad pointers (the hypervisor forgets it with the domain) */
+	/* What tells its user-memory accesses from bad pointers, and its BUG()s from its WARN()s (the hypervisor
+	 * forgets them with the domain) */
 	if (!status)
 		status = hypercall(CHARIOT_HC_EXCEPTION_TABLE, text_start, text_end, (unsigned long)mod->extable,
 				   mod->num_exentries, NULL, NULL);
+	if (!status)
+		status = hypercall(CHARIOT_HC_BUG_TABLE, text_start, text_end, (unsigned long)mod->bug_table,
+				   bug_table_layout(mod->num_bugs), NULL, NULL);
 	if (status) {
 		hypercall(CHARIOT_HC_DOMAIN_DESTROY, id, 0, 0, 0, NULL, NULL);
 		return chariot_status_errno(status);

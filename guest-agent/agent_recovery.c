@@ -396,18 +396,25 @@ static void violation_work_fn(struct work_struct *work)
 
 /* ---- start / stop ---- */
 
-/* The kernel's own exception table, for the user accesses of kernel code a driver calls (copy_to_user, ...): the
- * hypervisor takes a user-address fault in kernel code elsewhere, on a driver's behalf, as the driver's. */
-static void kernel_exception_table(unsigned long (*lookup)(const char *name))
+/* The kernel's own exception and bug tables: a user-address fault in kernel code a driver called (copy_to_user, ...)
+ * at an instruction the exception table does not list is the driver's, and so is a BUG() (not a WARN()) that its
+ * arguments run into. */
+static void kernel_tables(unsigned long (*lookup)(const char *name))
 {
 	unsigned long text = lookup("_stext"), text_end = lookup("_etext");
 	unsigned long table = lookup("__start___ex_table"), table_end = lookup("__stop___ex_table");
+	unsigned long bugs = lookup("__start___bug_table"), bugs_end = lookup("__stop___bug_table");
 
 	if (!text || text_end <= text || !table || table_end <= table ||
 	    hypercall(CHARIOT_HC_EXCEPTION_TABLE, text, text_end, table,
 		      (table_end - table) / sizeof(struct exception_table_entry), NULL, NULL))
 		pr_warn("the kernel's exception table is unknown to the hypervisor: user-address faults in kernel "
 			"code stay the guest's\n");
+	if (!text || text_end <= text || !bugs || bugs_end < bugs ||
+	    hypercall(CHARIOT_HC_BUG_TABLE, text, text_end, bugs,
+		      bug_table_layout((bugs_end - bugs) / sizeof(struct bug_entry)), NULL, NULL))
+		pr_warn("the kernel's bug table is unknown to the hypervisor: a BUG() in kernel code a driver called "
+			"stays the guest's\n");
 }
 
 /* The hypervisor aborts the call of a driver that faults or hangs and restores the caller's preempt counter: tell
@@ -457,7 +464,7 @@ int notify_start(unsigned long (*lookup)(const char *name))
 	if (status)
 		pr_warn("recovery setup refused (%s): aborted driver calls keep the preempt counter and their locks, "
 			"hangs are not detected\n", chariot_status_name(status));
-	kernel_exception_table(lookup);
+	kernel_tables(lookup);
 	return 0;
 }
 

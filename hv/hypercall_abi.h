@@ -53,6 +53,13 @@ enum chariot_hypercall {
     CHARIOT_HC_DOMAIN_LOCK_NEXT = 14, /* RBX = domain id. out: RBX = class, RCX = the lock: the newest lock the
                                        * domain's driver took in a call and still holds (forgotten from now on;
                                        * recovery releases them before it unloads the driver); -HV_ENOENT: none */
+    CHARIOT_HC_BUG_TABLE = 15,      /* RBX = code start, RCX = code end (exclusive), RDX = the bug table that covers
+                                     * it (Linux: entries whose first field is the UD2's address, a 32-bit offset
+                                     * relative to itself, and a 16-bit flags field), RSI = its entries | the bytes
+                                     * of an entry << 32 | the flags' offset in it << 40. A BUG() (a UD2 the table
+                                     * lists without CHARIOT_BUG_WARNING) in that code, on a driver's behalf, is the
+                                     * driver's fault; a WARN() is left to the guest. Forgotten like the exception
+                                     * table */
     CHARIOT_HC_COUNT
 };
 
@@ -64,5 +71,7 @@ enum chariot_hypercall {
 #define CHARIOT_LOCK_OK_NONZERO 0x4u /* took it if it returned non-zero (mutex_trylock) */
 #define CHARIOT_LOCK_NO_ARGUMENT 0x8u /* the lock is implied (rtnl_lock): its address is taken as 0 */
 #define CHARIOT_MAX_DOMAINS 8
+#define CHARIOT_BUG_WARNING 0x1u /* in a bug table entry's flags: a WARN(), after which the kernel goes on (Linux's
+                                  * BUGFLAG_WARNING) */
 
 #endif

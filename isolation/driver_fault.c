@@ -164,21 +164,23 @@ static bool read_guest_s32(void *ctx, uint64_t address, int32_t *value)
 
 /* Which exceptions in code running for a driver are the driver's fault. A user address above the NULL pages is
  * legitimate at an instruction an exception table lists (get_user, copy_from_user: the guest handles it), a bad
- * pointer elsewhere; where no table is known the guest decides. UD2 is WARN()/BUG(): the guest reports those
- * itself; an invalid opcode in kernel code is not the driver's. */
+ * pointer elsewhere; where no table is known the guest decides. UD2 is WARN() or BUG(): a BUG the bug tables list,
+ * in the driver's code or in kernel code it called (dql_completed's BUG_ON on a driver's bad count), is the
+ * driver's; a WARN, or a UD2 no table knows, the guest reports itself. Another invalid opcode in the driver's code
+ * is its fault, in kernel code not. */
 static bool drivers_fault(struct vcpu *v, unsigned vector, uint32_t error_code, uint64_t address, bool kernel_code)
 {
+    uint64_t rip = vmread(VMCS_GUEST_RIP);
     if (vector == X86_EXC_PF)
         return (error_code & PF_ERR_FETCH) || address >= KERNEL_HALF_START || address < USER_NULL_PAGES_END ||
-               exception_tables_lookup(vmread(VMCS_GUEST_RIP), read_guest_s32, v) == EXCEPTION_ENTRY_NONE;
+               exception_tables_lookup(rip, read_guest_s32, v) == EXCEPTION_ENTRY_NONE;
     if (vector == X86_EXC_UD) {
-        if (kernel_code)
-            return false;
         uint8_t opcode[2];
         uint32_t fetch_error;
-        return guest_linear_read(v, vmread(VMCS_GUEST_RIP), opcode, sizeof(opcode), PT_ACCESS_FETCH, &fetch_error) !=
-                   HV_OK ||
-               !(opcode[0] == 0x0f && opcode[1] == 0x0b);
+        if (guest_linear_read(v, rip, opcode, sizeof(opcode), PT_ACCESS_FETCH, &fetch_error) != HV_OK ||
+            !(opcode[0] == 0x0f && opcode[1] == 0x0b))
+            return !kernel_code;
+        return bug_tables_lookup(rip, read_guest_s32, v) == BUG_ENTRY_BUG;
     }
     return DRIVER_EXCEPTIONS & (1u << vector);
 }
@@ -336,6 +338,17 @@ long hc_exception_table(struct vcpu *v, struct hypercall_args *a)
     if (status == HV_OK)
         LOG_INFO("isolation.exception_table", "code=0x%lx-0x%lx table=0x%lx entries=%lu", a->arg[0], a->arg[1],
                  a->arg[2], a->arg[3]);
+    return status;
+}
+
+long hc_bug_table(struct vcpu *v, struct hypercall_args *a)
+{
+    (void)v;
+    uint64_t entries = a->arg[3] & 0xffffffffu, entry_bytes = (a->arg[3] >> 32) & 0xff, flags_offset = a->arg[3] >> 40;
+    long status = bug_tables_register(a->arg[0], a->arg[1], a->arg[2], entries, entry_bytes, flags_offset);
+    if (status == HV_OK)
+        LOG_INFO("isolation.bug_table", "code=0x%lx-0x%lx table=0x%lx entries=%lu entry_bytes=%lu flags_offset=%lu",
+                 a->arg[0], a->arg[1], a->arg[2], entries, entry_bytes, flags_offset);
     return status;
 }
 

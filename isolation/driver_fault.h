@@ -31,6 +31,7 @@ long hc_recovery_setup(struct vcpu *v, struct hypercall_args *a);
 long hc_lock_function(struct vcpu *v, struct hypercall_args *a);
 long hc_abort_lock_next(struct vcpu *v, struct hypercall_args *a);
 long hc_exception_table(struct vcpu *v, struct hypercall_args *a);
+long hc_bug_table(struct vcpu *v, struct hypercall_args *a);
 long hc_domain_lock_next(struct vcpu *v, struct hypercall_args *a);
 /* The watchdog's period ended (VM exit): a driver call hogging the CPU is aborted. */
 void driver_fault_watchdog(struct vcpu *v);

@@ -22,7 +22,8 @@
 #            net_device, requests I/O ports, adds a device and starts a kthread, then faults: the unload releases
 #            them all (persistent: not reloaded); rearmed, the demo's probe fails for one of its devices (the
 #            kernel reports it: recovered), then, reloaded, it declines its only device (persistent); declining one
-#            device of two it serves is no failure
+#            device of two it serves is no failure; rearmed, bug_call runs into a BUG_ON in kernel code (EIO,
+#            recovered)
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -165,7 +166,7 @@ demo_watch() {
 fault() {
     start=$(/bin/tsc)
     case $1 in
-        null_read | wild_call | spin | null_strscpy | user_write | leak_timer | leak_driver)
+        null_read | wild_call | spin | null_strscpy | user_write | leak_timer | leak_driver | bug_call)
             if proc_write /proc/chariot_demo "$1"; then
                 fail "demo $1: the write did not fail"
             else
@@ -400,6 +401,14 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             fi
         fi
         ! demo_loaded || fail "chariot_demo is still loaded after its persistent failure"
+    fi
+    # a BUG() in kernel code the demo called with bad arguments: the hypervisor ends the demo's call (EIO) instead
+    # of the oops, and the agent recovers it; reloaded, it works and unloads
+    if rearm_demo bug_call && fault bug_call recovered; then
+        say "W: chariot $line"
+        expect_watch faults=1 recoveries=1 failures=0
+        run_demo legal yes
+        unload chariot_demo
     fi
     if proc_write /proc/chariot "release chariot_demo"; then
         say "W: release chariot_demo ok"

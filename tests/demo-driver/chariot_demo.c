@@ -55,6 +55,9 @@
  *                 it records them where its exit function would release them. Unprotected, the work runs in freed
  *                 module memory at once after an unload and the timer 2 s later; isolated, the agent's recovery
  *                 releases all four at the unload.
+ *   bug_call      calls dql_completed with more completed than it ever queued on a fresh dql of its own: the
+ *                 kernel's BUG_ON (a UD2 in kernel code, on the driver's behalf; unprotected, the oops kills the
+ *                 task holding demo_lock, or the guest with oops=panic)
  *   leak_driver   registers a PCI driver (`chariot_demo`, matching no device) and a net_device (`demo%d`, its
  *                 transmit function the demo's), requests I/O ports 0x2a0-0x2a7, adds a device of its own
  *                 (`chariot_demo_leak`, its release function the demo's) and starts a kernel thread running the
@@ -398,6 +401,16 @@ static int do_leak_driver(const char *cmd, bool *changed)
 	return do_null_read(cmd, changed);
 }
 
+static int do_bug_call(const char *cmd, bool *changed)
+{
+	static struct dql demo_dql;
+
+	dql_init(&demo_dql, HZ);
+	printk(KERN_WARNING "DEMO: %s\n", cmd);
+	dql_completed(&demo_dql, 1);
+	return 0;
+}
+
 static int do_spin(const char *cmd, bool *changed)
 {
 	printk(KERN_WARNING "DEMO: %s\n", cmd);
@@ -515,6 +528,7 @@ static const struct demo_command {
 	{ "thread_null", do_thread_null },
 	{ "leak_timer", do_leak_timer },
 	{ "leak_driver", do_leak_driver },
+	{ "bug_call", do_bug_call },
 	{ "lock_hold", do_lock_hold },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },

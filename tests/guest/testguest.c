@@ -377,7 +377,8 @@ static void step_fuzz(uint64_t n)
     uint64_t ok = 0, errors = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t r = rng();
-        uint64_t nr = r % 8 == 0 ? hostile_value() : r % 16; /* mostly real or near-real numbers */
+        /* mostly real or near-real numbers */
+        uint64_t nr = r % 8 == 0 ? hostile_value() : r % (CHARIOT_HC_COUNT + 2);
         struct hc_result res = hypercall(nr, hostile_value(), hostile_value(), hostile_value(), hostile_value());
         if (res.status == 0)
             ok++;

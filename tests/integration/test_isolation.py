@@ -402,10 +402,31 @@ def test_failed_probes_are_faults(leak):
     assert detects == [("probe", "-5", "chariot_demo_probe.2", "1"),
                        ("probe-declined", "-19", "chariot_demo_probe.1", "2")], detects
     ends = re.findall(r"CHARIOT: recovery module=chariot_demo step=end result=ok recovery=(\w+) faults=(\d+)", console)
-    assert ends[-2:] == [("recovered", "1"), ("persistent", "2")], ends
+    assert ends[2:4] == [("recovered", "1"), ("persistent", "2")], ends  # after the leak test's two
     summaries = [l for l in release_lines(log) if l["step"] == "resources"]
-    assert [(x["result"], x["released"]) for x in summaries[3:]] == [("clean", "0")] * 2, summaries
+    assert [(x["result"], x["released"]) for x in summaries[3:5]] == [("clean", "0")] * 2, summaries
     for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:"):
         assert bad not in log, bad
     # the hypervisor saw nothing of it: no write denied, no call aborted after the leak test's faults
     assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
+
+
+def test_a_bug_in_kernel_code_the_driver_called_ends_its_call(leak):
+    """Rearmed after the failed probes, the demo calls dql_completed with more completed than it queued: the kernel's
+    BUG_ON is a UD2 that the kernel's bug table lists as a BUG (not a WARN), met in kernel code during the demo's
+    call, so the hypervisor ends that call with -EIO (the write fails with EIO, no oops) and the agent recovers the
+    demo, which then works and unloads with nothing to release."""
+    log = leak.guest_log
+    assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
+    lines = in_order(w_lines(log), ["W: chariot domain=none ", "W: demo bug_call aborted with EIO",
+                                    "W: chariot domain=", "W: demo legal changed=yes", "W: rmmod chariot_demo ok",
+                                    "W: release chariot_demo ok"])
+    assert " state=recovered " in lines[2] and " faults=1 recoveries=1 " in lines[2], lines[2]
+    assert "DEMO: bug_call" in log
+    for bad in ("Oops", "Kernel panic", "kernel BUG", "invalid opcode"):
+        assert bad not in log, bad
+    recs = [r for r in leak.records if r["ev"] == "isolation.fault" and r.get("vector") == "UD"]
+    assert len(recs) == 1 and recs[0]["in"] == "kernel" and recs[0]["action"] == "abort_call", recs
+    assert [r for r in leak.records if r["ev"] == "isolation.bug_table"], "no bug table registered"
+    summaries = [l for l in release_lines(log) if l["step"] == "resources"]
+    assert [(x["result"], x["released"]) for x in summaries[5:]] == [("clean", "0")] * 2, summaries
