@@ -15,18 +15,24 @@
  * its driver still expects it to run until kthread_stop() (usb-storage's control thread): it parks here instead,
  * holding a reference on the agent, and exits when stopped.
  *
+ * A NAPI poll (the caller is __napi_poll) that was aborted never completed its NAPI instance, which stays
+ * scheduled and off every poll list: the driver's close would wait in napi_disable() forever. The landing completes
+ * it (its first argument is the instance), with no work done.
+ *
  * Recovery, before it unloads a faulty driver, releases the locks the driver took in earlier calls and still holds
  * (DOMAIN_LOCK_NEXT), whichever task took them: its exit function would wait for them forever.
  *
  * Every step is a console line:
  *   CHARIOT: unwind abort=<id> lock=<class> address=<lock> action=<released|skipped> [reason=...]
  *   CHARIOT: unwind abort=<id> thread=<comm> action=<parked|stopped>
+ *   CHARIOT: unwind abort=<id> napi=<device> action=<completed|skipped>
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
 #include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/mutex.h>
+#include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
@@ -82,6 +88,7 @@ static const struct lock_function {
 };
 
 static unsigned long kthread_start, kthread_end; /* kthread(), which calls a kernel thread's function */
+static unsigned long napi_poll_start, napi_poll_end; /* __napi_poll(), which calls a NAPI instance's poll */
 static DECLARE_WAIT_QUEUE_HEAD(parked_threads);
 
 static bool owned_by_current(atomic_long_t *owner)
@@ -145,8 +152,19 @@ static void park_aborted_thread(unsigned long abort_id, long result)
 	__module_put_and_kthread_exit(THIS_MODULE, result); /* what kthread() does when its function returns */
 }
 
+/* An aborted poll of `napi` (still scheduled: nothing else completes it) is completed, having done no work. */
+static void complete_aborted_poll(unsigned long abort_id, struct napi_struct *napi)
+{
+	bool scheduled = (unsigned long)napi >= PAGE_OFFSET && test_bit(NAPI_STATE_SCHED, &napi->state);
+
+	if (scheduled)
+		napi_complete_done(napi, 0);
+	printk(KERN_WARNING "CHARIOT: unwind abort=%lu napi=%s action=%s\n", abort_id,
+	       scheduled && napi->dev ? napi->dev->name : "?", scheduled ? "completed" : "skipped");
+}
+
 /* Entered by the hypervisor, never called from C: the aborted call's caller is its return address. */
-static noinline long abort_landing(unsigned long abort_id, long result)
+static noinline long abort_landing(unsigned long abort_id, long result, unsigned long first_arg)
 {
 	unsigned long caller = (unsigned long)__builtin_return_address(0), lock_class, lock;
 	const char *skipped;
@@ -158,6 +176,8 @@ static noinline long abort_landing(unsigned long abort_id, long result)
 		       lock_class_name(lock_class), (void *)lock, skipped ? "skipped" : "released",
 		       skipped ? " reason=" : "", skipped ? skipped : "");
 	}
+	if (caller >= napi_poll_start && caller < napi_poll_end)
+		complete_aborted_poll(abort_id, (struct napi_struct *)first_arg);
 	if (in_task() && (current->flags & PF_KTHREAD) && caller >= kthread_start && caller < kthread_end)
 		park_aborted_thread(abort_id, result);
 	return result;
@@ -197,6 +217,9 @@ unsigned long unwind_start(unsigned long (*lookup)(const char *name))
 			registered++;
 	}
 	kernel_function(lookup, "kthread", &kthread_start, &kthread_end);
+	/* gcc may have specialized it (a clone named with a suffix, as in this guest's 6.1) */
+	if (!kernel_function(lookup, "__napi_poll", &napi_poll_start, &napi_poll_end))
+		kernel_function(lookup, "__napi_poll.constprop.0", &napi_poll_start, &napi_poll_end);
 	pr_info("aborted calls land in %ps: %u lock functions watched, aborted kernel threads %s\n", abort_landing,
 		registered, kthread_end ? "park" : "exit (kthread() not found)");
 	return (unsigned long)abort_landing;

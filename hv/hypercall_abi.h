@@ -35,8 +35,10 @@ enum chariot_hypercall {
                                      * offset of its per-CPU preempt counter from the GS base (restored; 0: unknown),
                                      * RCX = its TSC frequency in kHz (to tell a hung call; 0: unknown), RDX = the
                                      * landing: a kernel function an aborted call returns through (0: none), called
-                                     * as landing(abort id, result) with the caller's return address on the stack;
-                                     * it releases the call's locks (ABORT_LOCK_NEXT) and returns the result */
+                                     * as landing(abort id, result, the aborted function's first argument) with the
+                                     * caller's return address on the stack; it releases the call's locks
+                                     * (ABORT_LOCK_NEXT), undoes what the caller expects the function to have done
+                                     * (a NAPI poll's completion) and returns the result */
     CHARIOT_HC_LOCK_FUNCTION = 11,  /* RBX = a kernel function that takes or releases a sleeping lock whose address
                                      * is its first argument, RCX = the lock's class (< CHARIOT_LOCK_CLASSES: the
                                      * agent's name for how to release it), RDX = CHARIOT_LOCK_* flags (0: releases

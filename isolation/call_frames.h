@@ -31,6 +31,7 @@ struct call_frame {
     uint64_t rsp;        /* at the driver's first instruction: the address of the return address */
     uint64_t return_rip;
     uint64_t rflags;
+    uint64_t first_arg; /* RDI at the call: what the agent's landing may need to undo for the caller */
     uint64_t regs[FRAME_REGS];
     bool has_preempt_count;
     uint32_t preempt_count;

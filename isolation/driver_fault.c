@@ -97,6 +97,7 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
         .rsp = rsp,
         .return_rip = return_rip,
         .rflags = vmread(VMCS_GUEST_RFLAGS),
+        .first_arg = vcpu_gpr_read(v, GPR_RDI),
     };
     for (unsigned i = 0; i < FRAME_REGS; i++)
         frame.regs[i] = vcpu_gpr_read(v, frame_gprs[i]);
@@ -209,6 +210,7 @@ static void abort_call(struct vcpu *v, struct domain *d, const struct call_frame
     if (landing) {
         vcpu_gpr_write(v, GPR_RDI, frame->seq);
         vcpu_gpr_write(v, GPR_RSI, ABORTED_CALL_RESULT);
+        vcpu_gpr_write(v, GPR_RDX, frame->first_arg);
         vmwrite(VMCS_GUEST_RSP, frame->rsp); /* the caller's return address stays on top: landing returns there */
         vmwrite(VMCS_GUEST_RIP, landing);
     } else {

@@ -58,6 +58,9 @@
  *   bug_call      calls dql_completed with more completed than it ever queued on a fresh dql of its own: the
  *                 kernel's BUG_ON (a UD2 in kernel code, on the driver's behalf; unprotected, the oops kills the
  *                 task holding demo_lock, or the guest with oops=panic)
+ *   napi_null     adds a NAPI instance to a net_device of its own and schedules it: its poll (softirq) reads
+ *                 through the NULL-based pointer. Isolated, that poll is aborted and must still be completed, or
+ *                 the exit function's napi_disable() waits forever
  *   leak_driver   registers a PCI driver (`chariot_demo`, matching no device) and a net_device (`demo%d`, its
  *                 transmit function the demo's), requests I/O ports 0x2a0-0x2a7, adds a device of its own
  *                 (`chariot_demo_leak`, its release function the demo's) and starts a kernel thread running the
@@ -411,6 +414,39 @@ static int do_bug_call(const char *cmd, bool *changed)
 	return 0;
 }
 
+static struct net_device *napi_dev;
+static struct napi_struct demo_napi;
+
+static int demo_napi_poll(struct napi_struct *napi, int budget)
+{
+	return (int)READ_ONCE(*demo_null_pointer);
+}
+
+static int do_napi_null(const char *cmd, bool *changed)
+{
+	if (napi_dev)
+		return -EBUSY;
+	napi_dev = alloc_netdev(0, "demonapi%d", NET_NAME_UNKNOWN, ether_setup);
+	if (!napi_dev)
+		return -ENOMEM;
+	netif_napi_add(napi_dev, &demo_napi, demo_napi_poll);
+	napi_enable(&demo_napi);
+	printk(KERN_WARNING "DEMO: %s\n", cmd);
+	local_bh_disable();
+	napi_schedule(&demo_napi); /* polled when bottom halves are enabled again */
+	local_bh_enable();
+	return 0;
+}
+
+static void remove_napi(void)
+{
+	if (!napi_dev)
+		return;
+	napi_disable(&demo_napi);
+	netif_napi_del(&demo_napi);
+	free_netdev(napi_dev);
+}
+
 static int do_spin(const char *cmd, bool *changed)
 {
 	printk(KERN_WARNING "DEMO: %s\n", cmd);
@@ -529,6 +565,7 @@ static const struct demo_command {
 	{ "leak_timer", do_leak_timer },
 	{ "leak_driver", do_leak_driver },
 	{ "bug_call", do_bug_call },
+	{ "napi_null", do_napi_null },
 	{ "lock_hold", do_lock_hold },
 	{ "pin", do_pin },
 	{ "unpin", do_unpin },
@@ -629,6 +666,7 @@ static void __exit demo_exit(void)
 	mutex_lock(&demo_hold_lock); /* what lock_hold kept: a driver waiting for its device to be closed */
 	mutex_unlock(&demo_hold_lock);
 	remove_probe_devices();
+	remove_napi();
 	kmem_cache_destroy(demo_cache);
 	demo_free_load_state();
 }
