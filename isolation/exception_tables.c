@@ -18,11 +18,17 @@ static bool table_in_kernel_half(uint64_t table, uint64_t entries, uint64_t entr
     return !entries || (table >= KERNEL_HALF_START && table + entries * entry_bytes > table);
 }
 
-/* The tables of [code_start, code_end): the range's own (its other table kept if it changed extent), or a new
- * one; NULL with *status set when the range overlaps another or none is free. */
-static struct code_tables *tables_of(uint64_t code_start, uint64_t code_end, long *status)
+/* The tables of [code_start, code_end), for a table of `entries` of `entry_bytes` at `table`: the range's own (its
+ * other table kept if it changed extent), or a new one; NULL with *status set when the code or the table is outside
+ * the kernel half, the range overlaps another or none is free. */
+static struct code_tables *tables_of(uint64_t code_start, uint64_t code_end, uint64_t table, uint64_t entries,
+                                     uint64_t entry_bytes, long *status)
 {
     struct code_tables *slot = NULL, *same = NULL;
+    if (code_start < KERNEL_HALF_START || !table_in_kernel_half(table, entries, entry_bytes)) {
+        *status = -HV_ERANGE;
+        return NULL;
+    }
     for (unsigned i = 0; i < EXCEPTION_TABLES_MAX; i++) {
         struct code_tables *t = &tables[i];
         if (!t->code_end) {
@@ -50,10 +56,8 @@ long exception_tables_register(uint64_t code_start, uint64_t code_end, uint64_t 
 {
     if (code_end <= code_start || entries > EXCEPTION_TABLE_MAX_ENTRIES)
         return -HV_EINVAL;
-    if (code_start < KERNEL_HALF_START || !table_in_kernel_half(table, entries, EXCEPTION_ENTRY_BYTES))
-        return -HV_ERANGE;
     long status = HV_OK;
-    struct code_tables *t = tables_of(code_start, code_end, &status);
+    struct code_tables *t = tables_of(code_start, code_end, table, entries, EXCEPTION_ENTRY_BYTES, &status);
     if (t) {
         t->has_extable = true;
         t->extable = table;
@@ -69,10 +73,8 @@ long bug_tables_register(uint64_t code_start, uint64_t code_end, uint64_t table,
         entry_bytes > BUG_ENTRY_MAX_BYTES || entry_bytes % 4 || flags_offset % 2 || flags_offset < 4 ||
         flags_offset + 2 > entry_bytes)
         return -HV_EINVAL;
-    if (code_start < KERNEL_HALF_START || !table_in_kernel_half(table, entries, entry_bytes))
-        return -HV_ERANGE;
     long status = HV_OK;
-    struct code_tables *t = tables_of(code_start, code_end, &status);
+    struct code_tables *t = tables_of(code_start, code_end, table, entries, entry_bytes, &status);
     if (t) {
         t->has_bugs = true;
         t->bugs = table;
