@@ -34,13 +34,16 @@ struct domain *domain_of_code(uint64_t linear)
     return NULL;
 }
 
+static bool overlaps_code(const struct domain *d, uint64_t start, uint64_t end)
+{
+    return (start < d->code_end && d->code_start < end) || (start < d->init_end && d->init_start < end);
+}
+
 static bool overlaps_any_code(uint64_t start, uint64_t end)
 {
-    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++) {
-        const struct domain *d = &domains[i];
-        if (d->used && ((start < d->code_end && d->code_start < end) || (start < d->init_end && d->init_start < end)))
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used && overlaps_code(&domains[i], start, end))
             return true;
-    }
     return false;
 }
 
@@ -99,7 +102,7 @@ static bool driver_view_uniform(void *opaque, uint64_t start, uint64_t len)
 {
     const struct domain *d = opaque;
     uint64_t end = start + len;
-    if ((start < d->code_end && d->code_start < end) || (start < d->init_end && d->init_start < end))
+    if (overlaps_code(d, start, end))
         return false;
     if (end <= KERNEL_HALF_START)
         return true;
