@@ -256,7 +256,7 @@ static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
 {
     if (linear < KERNEL_HALF_START || (access & PT_ACCESS_USER))
         return false;
-    const struct shadow_mmu *candidates[] = {active_view, &views[0]};
+    struct shadow_mmu *candidates[] = {active_view, &views[0]};
     for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
         uint64_t leaf = shadow_leaf(candidates[i], linear);
         if (!(leaf & PTE_PRESENT) || (leaf & PTE_USER) ||

@@ -20,4 +20,8 @@ int strncmp(const char *a, const char *b, size_t n);
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Bit `bit` of a bitmap kept in 64-bit words. */
+static inline void bitmap_set(uint64_t *map, unsigned bit) { map[bit / 64] |= 1ull << (bit % 64); }
+static inline int bitmap_test(const uint64_t *map, unsigned bit) { return (int)(map[bit / 64] >> (bit % 64) & 1); }
+
 #endif

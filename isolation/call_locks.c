@@ -2,6 +2,7 @@
 
 #include "hv/errno.h"
 #include "hv/hypercall_abi.h"
+#include "hv/lib.h"
 #include "isolation/call_frames.h"
 
 #define LOCK_FLAGS_KNOWN (CHARIOT_LOCK_ACQUIRE | CHARIOT_LOCK_OK_ZERO | CHARIOT_LOCK_OK_NONZERO | CHARIOT_LOCK_NO_ARGUMENT)
@@ -54,13 +55,13 @@ long call_locks_register(uint64_t function, uint64_t lock_class, uint64_t flags)
         f = &lock_functions[nr_lock_functions++];
     }
     *f = (struct lock_function){function, (uint8_t)lock_class, (uint8_t)flags};
-    lock_function_filter[filter_bit(function) / 64] |= 1ull << (filter_bit(function) % 64);
+    bitmap_set(lock_function_filter, filter_bit(function));
     return HV_OK;
 }
 
 static const struct lock_function *lock_function(uint64_t address)
 {
-    if (!(lock_function_filter[filter_bit(address) / 64] & (1ull << (filter_bit(address) % 64))))
+    if (!bitmap_test(lock_function_filter, filter_bit(address)))
         return NULL;
     for (unsigned i = 0; i < nr_lock_functions; i++)
         if (lock_functions[i].address == address)

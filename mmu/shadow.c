@@ -112,8 +112,7 @@ static bool is_global(const struct shadow_mmu *s, uint64_t guest_leaf)
 
 static void note_nonglobal(struct shadow_mmu *s, uint64_t linear)
 {
-	unsigned i = shadow_index(linear, PT_LEVEL_PML4E);
-	s->nonglobal_roots[i / 64] |= 1ull << (i % 64);
+	bitmap_set(s->nonglobal_roots, shadow_index(linear, PT_LEVEL_PML4E));
 }
 
 /* The shadow PDE covering `linear`, with the tables above it created if `create`; NULL if absent or no memory. */
@@ -162,16 +161,10 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, unsigned gues
 	return table_at(*pde);
 }
 
-uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear)
+uint64_t shadow_leaf(struct shadow_mmu *s, uint64_t linear)
 {
-	const uint64_t *table = s->root;
-	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
-		uint64_t entry = table[shadow_index(linear, level)];
-		if (!(entry & PTE_PRESENT))
-			return 0;
-		table = table_at(entry);
-	}
-	return table[shadow_index(linear, PT_LEVEL_PTE)];
+	uint64_t *pde = shadow_pde(s, linear, false);
+	return pde && (*pde & PTE_PRESENT) ? table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] : 0;
 }
 
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear)
