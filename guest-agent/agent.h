@@ -200,7 +200,7 @@ void resources_release(struct domain *d);
 /* agent_failures.c: driver failures the kernel declares (a failed probe), noted in any context. */
 struct failure {
 	unsigned long hv_id; /* the domain isolating the driver when it failed */
-	const char *kind;    /* "probe", "probe-declined" */
+	bool declined;       /* -ENODEV or -ENXIO: the driver declined the device */
 	long error;          /* the driver's negative errno */
 	struct device_driver *drv;
 	char device[32];
@@ -208,6 +208,10 @@ struct failure {
 extern struct probe_set failure_probes;
 bool failures_pending(void);
 bool failures_take(struct failure *f); /* the oldest noted, if any */
+static inline const char *failure_kind(const struct failure *f)
+{
+	return f->declined ? "probe-declined" : "probe";
+}
 /* Whether a failure taken is one (a decline only when its driver is bound to no device); agent_lock held, with the
  * failure's domain still there (so its module and driver are). */
 bool failure_counts(const struct failure *f);

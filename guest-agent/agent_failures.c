@@ -30,7 +30,7 @@ static struct failure pending[FAILURES_PENDING_MAX];
 static unsigned int nr_pending, lost;
 
 /* A failure of the domain now isolating `mod`, if any; false when none is isolated (nothing to report). */
-static bool note_failure(const struct module *mod, const char *kind, long error, struct device_driver *drv,
+static bool note_failure(const struct module *mod, bool declined, long error, struct device_driver *drv,
 			 const char *device)
 {
 	unsigned long flags, hv_id = 0;
@@ -48,7 +48,7 @@ static bool note_failure(const struct module *mod, const char *kind, long error,
 		struct failure *f = &pending[nr_pending++];
 
 		f->hv_id = hv_id;
-		f->kind = kind;
+		f->declined = declined;
 		f->error = error;
 		f->drv = drv;
 		strscpy(f->device, device, sizeof(f->device));
@@ -102,11 +102,9 @@ static int really_probe_return(struct kretprobe_instance *ri, struct pt_regs *re
 	struct probe_call *call = (struct probe_call *)ri->data;
 	long ret = (long)regs_return_value(regs);
 
-	bool declined = ret == ENODEV || ret == ENXIO;
-
 	if (ret <= 0 || ret == EPROBE_DEFER || !call->drv->owner)
 		return 0;
-	if (note_failure(call->drv->owner, declined ? "probe-declined" : "probe", -ret, call->drv, dev_name(call->dev)))
+	if (note_failure(call->drv->owner, ret == ENODEV || ret == ENXIO, -ret, call->drv, dev_name(call->dev)))
 		failure_reported();
 	return 0;
 }
@@ -121,7 +119,7 @@ bool failure_counts(const struct failure *f)
 {
 	unsigned int bound = 0;
 
-	if (strcmp(f->kind, "probe-declined"))
+	if (!f->declined)
 		return true;
 	return !driver_for_each_device(f->drv, NULL, &bound, count_device) && bound == 0;
 }

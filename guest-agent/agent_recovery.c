@@ -108,7 +108,7 @@ static void note_failures(void)
 		struct watch *w = d ? d->watch : NULL;
 
 		if (!w) {
-			pr_info("%s failure (%ld) of domain %lu, released since\n", f.kind, f.error, f.hv_id);
+			pr_info("%s failure (%ld) of domain %lu, released since\n", failure_kind(&f), f.error, f.hv_id);
 			continue;
 		}
 		if (!failure_counts(&f)) {
@@ -119,12 +119,12 @@ static void note_failures(void)
 		w->failures++;
 		if (!begin_recovery(w)) {
 			printk(KERN_NOTICE "CHARIOT: failure module=%s domain=%lu kind=%s error=%ld device=%s action=%s\n",
-			       w->name, f.hv_id, f.kind, f.error, f.device,
+			       w->name, f.hv_id, failure_kind(&f), f.error, f.device,
 			       w->state == WATCH_RECOVERING ? "recovering" : "none");
 			continue;
 		}
 		recovery_log(w->name, "detect", "ok", " domain=%lu failure=%s error=%ld device=%s fault=%u", f.hv_id,
-			     f.kind, f.error, f.device, w->faults);
+			     failure_kind(&f), f.error, f.device, w->faults);
 	}
 }
 
