@@ -13,10 +13,17 @@
  *        in the log.
  *   disarm
  *        cancel the armed fault, if any
- * Reading gives the last fault's state in one line:
- *   state=idle|armed|applied|mismatch|nosymbol|error module=<m> symbol=<s> offset=<o> addr=0x<addr>
+ *   trace on|off
+ *        whether the faults applied from now on are traced: a kprobe on the faulted instruction counts how often
+ *        it runs and logs the first time, so a campaign can tell a fault that ran without visible effect from one
+ *        that never ran. Only where the module is not isolated: the probe runs the instruction out of line, from
+ *        the kprobes' own slot, which isolation would take for kernel code.
+ * Reading gives the last fault's state in one line (executed=-: not traced):
+ *   state=idle|armed|applied|mismatch|nosymbol|error module=<m> symbol=<s> offset=<o> addr=0x<addr> executed=<n>
  * The outcome is logged (KERN_WARNING) with the bytes before and after:
  *   chariot_inject: applied module=e1000 symbol=e1000_probe offset=236 addr=0x... before=e8... after=31c00f1f00
+ * and, traced, `chariot_inject: traced module=...` (or `untraced ... reason=`), then at the first execution
+ *   chariot_inject: executed module=e1000 symbol=e1000_probe offset=236 addr=0x...
  *
  * Module text is read-only by COMING: the bytes are written through a temporary writable alias of its page(s)
  * (vmap), the kernel's own mappings stay as they are. The guest is uniprocessor; interrupts are off while the
@@ -58,6 +65,11 @@ struct fault {
 
 static DEFINE_MUTEX(inject_lock);
 static struct fault fault; /* the last one armed (inject_lock) */
+static bool trace_faults;  /* `trace on` (inject_lock) */
+/* The kprobe on the last fault applied while tracing; `fault` does not change while it is registered. */
+static struct kprobe execution_probe;
+static bool execution_probe_registered;
+static atomic_t executions;
 static struct mutex *module_mutex_p;
 static struct module *(*find_module_p)(const char *name);
 static struct proc_dir_entry *proc_entry;
@@ -126,8 +138,8 @@ static int poke_text(unsigned long addr, const u8 *bytes, unsigned int len)
 
 static void log_outcome(const char *what, const char *detail)
 {
-	pr_warn("%s module=%s symbol=%s offset=%u addr=0x%lx %s%s%s\n", what, fault.module, fault.symbol, fault.offset,
-		fault.addr, detail, fault.type[0] ? " type=" : "", fault.type);
+	pr_warn("%s module=%s symbol=%s offset=%u addr=0x%lx%s%s%s%s\n", what, fault.module, fault.symbol,
+		fault.offset, fault.addr, detail[0] ? " " : "", detail, fault.type[0] ? " type=" : "", fault.type);
 }
 
 /*
@@ -181,6 +193,53 @@ static int apply(struct module *mod)
 	return 0;
 }
 
+static int fault_executed(struct kprobe *probe, struct pt_regs *regs)
+{
+	if (atomic_inc_return(&executions) == 1)
+		log_outcome("executed", "");
+	return 0;
+}
+
+/*
+ * A kprobe with a post handler is never optimized into a jump over the faulted instruction and the ones after it:
+ * it stays one int3, and unregistering it puts the fault's bytes back at once, not later from kprobes' optimizer.
+ */
+static void fault_executed_post(struct kprobe *probe, struct pt_regs *regs, unsigned long flags)
+{
+}
+
+/*
+ * inject_lock held. The kprobe of a module's code goes with the module (kprobes forgets it at unload, or once
+ * init ran for init code): the count stays until the next fault.
+ */
+static void untrace(void)
+{
+	if (execution_probe_registered)
+		unregister_kprobe(&execution_probe);
+	execution_probe_registered = false;
+}
+
+/* inject_lock held; the fault was just applied to a module that is live or COMING. */
+static void trace(void)
+{
+	char detail[48];
+	int err;
+
+	atomic_set(&executions, 0);
+	memset(&execution_probe, 0, sizeof(execution_probe));
+	execution_probe.addr = (kprobe_opcode_t *)fault.addr;
+	execution_probe.pre_handler = fault_executed;
+	execution_probe.post_handler = fault_executed_post;
+	err = register_kprobe(&execution_probe);
+	if (err) {
+		snprintf(detail, sizeof(detail), "reason=cannot-probe(%d)", err);
+		log_outcome("untraced", detail);
+		return;
+	}
+	execution_probe_registered = true;
+	log_outcome("traced", "");
+}
+
 static int module_event(struct notifier_block *nb, unsigned long state, void *data)
 {
 	struct module *mod = data;
@@ -189,8 +248,8 @@ static int module_event(struct notifier_block *nb, unsigned long state, void *da
 		return NOTIFY_DONE;
 	/* A fault that cannot be applied is reported (state, log); the module loads unchanged. */
 	mutex_lock(&inject_lock);
-	if (fault.state == FAULT_ARMED && !strcmp(mod->name, fault.module))
-		apply(mod);
+	if (fault.state == FAULT_ARMED && !strcmp(mod->name, fault.module) && !apply(mod) && trace_faults)
+		trace();
 	mutex_unlock(&inject_lock);
 	return NOTIFY_OK;
 }
@@ -281,6 +340,7 @@ static int arm(char *line)
 			fault.symbol);
 		return -EBUSY;
 	}
+	untrace();
 	/* module_mutex: a live module cannot start unloading meanwhile, one not loaded yet reaches COMING later */
 	mutex_lock(module_mutex_p);
 	mod = find_module_p(next.module);
@@ -299,6 +359,9 @@ static int arm(char *line)
 		}
 	}
 	mutex_unlock(module_mutex_p);
+	/* outside module_mutex: kprobes has locks of its own; a module gone meanwhile is not probed (logged) */
+	if (mod && !err && trace_faults)
+		trace();
 	return err;
 }
 
@@ -316,10 +379,17 @@ static int run_command(char *line)
 			pr_info("disarmed module=%s symbol=%s offset=%u\n", fault.module, fault.symbol, fault.offset);
 		}
 		err = 0;
+	} else if (verb && !strcmp(verb, "trace")) {
+		char *mode = next_word(&line);
+
+		if (mode && !next_word(&line) && (!strcmp(mode, "on") || !strcmp(mode, "off"))) {
+			trace_faults = !strcmp(mode, "on");
+			err = 0;
+		}
 	}
 	mutex_unlock(&inject_lock);
 	if (err == -EINVAL)
-		pr_warn("usage: arm <module> <symbol> <offset> <orig-hex> <new-hex> [<type>] | disarm\n");
+		pr_warn("usage: arm <module> <symbol> <offset> <orig-hex> <new-hex> [<type>] | disarm | trace on|off\n");
 	return err;
 }
 
@@ -340,8 +410,12 @@ static ssize_t proc_write(struct file *file, const char __user *ubuf, size_t len
 static int proc_show(struct seq_file *m, void *v)
 {
 	mutex_lock(&inject_lock);
-	seq_printf(m, "state=%s module=%s symbol=%s offset=%u addr=0x%lx\n", state_name(fault.state),
+	seq_printf(m, "state=%s module=%s symbol=%s offset=%u addr=0x%lx ", state_name(fault.state),
 		   fault.module[0] ? fault.module : "-", fault.symbol[0] ? fault.symbol : "-", fault.offset, fault.addr);
+	if (execution_probe_registered)
+		seq_printf(m, "executed=%d\n", atomic_read(&executions));
+	else
+		seq_puts(m, "executed=-\n");
 	mutex_unlock(&inject_lock);
 	return 0;
 }
@@ -406,6 +480,9 @@ static void __exit chariot_inject_exit(void)
 {
 	proc_remove(proc_entry);
 	unregister_module_notifier(&module_notifier);
+	mutex_lock(&inject_lock);
+	untrace();
+	mutex_unlock(&inject_lock);
 }
 
 module_init(chariot_inject_init);

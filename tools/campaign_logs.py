@@ -21,6 +21,8 @@ CRASH_STOP_PATTERNS = [re.escape(text) for _, text in CRASH_MARKERS]
 RECOVERY = re.compile(r"CHARIOT: recovery module=(\S+) step=(\w+) result=(\S+)")
 # The injector's own message: what became of the fault when the module loaded (a crash may come before C: inject).
 INJECTED = re.compile(r"chariot_inject: (applied|mismatch|nosymbol|error) module=(\S+)")
+# Traced faults (plain runs): the injector's kprobe on the faulted instruction, and its first execution.
+EXECUTION = re.compile(r"chariot_inject: (traced|untraced|executed) module=(\S+)")
 EXCERPT_LINES, EXCERPT_BEFORE = 40, 10
 SAMPLE_RECORDS = 5
 POWERED_OFF = "guest powered off"
@@ -90,6 +92,10 @@ def entry_facts(lines, module):
         m = INJECTED.search(line)
         if m and m.group(2) == module and f["inject"] is None:
             f["inject"] = m.group(1)
+        m = EXECUTION.search(line)
+        if m and m.group(2) == module and f.get("executed") is not True:
+            # only for a traced fault (older logs have no such line): ran, never ran, or None when not probed
+            f["executed"] = {"executed": True, "traced": False, "untraced": None}[m.group(1)]
         if "WARNING:" in line:
             f["warnings"] += 1
         parsed = c_line(line)

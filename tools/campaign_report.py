@@ -20,6 +20,9 @@ from campaign_logs import ISOLATED_OUTCOMES, PLAIN_OUTCOMES, POWERED_OFF
 GUEST_HZ = 50_000_000  # Bochs' ips (tools/bochs_run.py): guest TSC cycles per guest second
 PAPER = {"crash": (318, 266, 83.64), "non_fatal": (687, 519, 75.54), "silent": (195, 151, 77.43)}
 CLASS_NAMES = {"crash": "crash", "non_fatal": "non-fatal", "silent": "silent"}
+# A fault's plain run, traced by the injector (facts "executed"): it ran, it never ran, or not known (not traced:
+# campaigns before the tracing, or a site kprobes refused).
+RAN = {True: "ran", False: "never_ran", None: "unknown"}
 
 
 def load(paths):
@@ -53,11 +56,19 @@ def hv_failures(line):
     return out
 
 
-def measured(baseline):
-    """A baseline whose first workload run measures the driver: it passed, and nothing was denied (nor recovered)
+def measured(line):
+    """An entry whose first workload run measures the driver: it passed, and nothing was denied (nor recovered)
     while it ran; what happened when the stack unloaded afterwards does not matter here."""
-    f = baseline["facts"]
+    f = line["facts"]
     return bool(f["runs"]) and f["runs"][0]["verdict"] == "PASS" and f["hv"]["denied"] == f["hv"]["denied_at_unload"]
+
+
+def unchanged_code(lines):
+    """The entries that ran the driver's own code: baselines, checks, and faults that (traced in their plain run)
+    never ran, in both environments (the same fault and workload)."""
+    never_ran = {(l["driver"], l["seed"]) for l in lines if l["kind"] == "fault" and l["env"] == "plain"
+                 and l["outcome"] == "silent" and l["facts"].get("executed") is False}
+    return [l for l in lines if l["kind"] in ("baseline", "check") or (l["driver"], l["seed"]) in never_ran]
 
 
 def failure_reports(line):
@@ -77,7 +88,8 @@ def summarize(lines):
     drivers = sorted({line["driver"] for line in lines})
     s = {"lines": len(lines), "duplicates": duplicates, "drivers": drivers, "outcomes": {}, "pairs": {},
          "unpaired": 0, "not_injected": {}, "false_positives": {}, "baselines": {}, "checks": {}, "performance": {},
-         "hv_failures": [], "timing": {}}
+         "hv_failures": [], "timing": {}, "execution": {c: {r: 0 for r in RAN.values()} for c in PLAIN_OUTCOMES},
+         "totals_ran": {c: {o: 0 for o in ISOLATED_OUTCOMES} for c in PLAIN_OUTCOMES}}
 
     for (driver, seed, env), line in sorted(faults.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
         s["outcomes"].setdefault(driver, {}).setdefault(env, {}).setdefault(line["outcome"], 0)
@@ -93,6 +105,10 @@ def summarize(lines):
             continue
         cell = s["pairs"].setdefault(driver, {}).setdefault(line["outcome"], {o: 0 for o in ISOLATED_OUTCOMES})
         cell[iso["outcome"]] += 1
+        ran = RAN[line["facts"].get("executed")]
+        s["execution"][line["outcome"]][ran] += 1
+        if ran == "ran":
+            s["totals_ran"][line["outcome"]][iso["outcome"]] += 1
     s["unpaired"] += sum(1 for (d, seed, env) in faults if env == "isolated" and (d, seed, "plain") not in faults)
     # detections that rest on writes denied while the stack unloaded, nothing before: where a driver's exit path
     # has false positives (see the baselines), such a fault counts as detected whatever it did
@@ -115,6 +131,7 @@ def summarize(lines):
     s["rates"] = {driver: {c: pct(cell["isolated"], sum(cell.values())) for c, cell in classes.items()}
                   for driver, classes in s["pairs"].items()}
     s["total_rates"] = {c: pct(cell["isolated"], sum(cell.values())) for c, cell in totals.items()}
+    s["ran_rates"] = {c: pct(cell["isolated"], sum(cell.values())) for c, cell in s["totals_ran"].items()}
 
     for line in lines:
         driver, env = line["driver"], line["env"]
@@ -139,11 +156,12 @@ def summarize(lines):
             s["hv_failures"].append({"driver": driver, "env": env, "kind": line["kind"], "seed": line["seed"],
                                      "dir": line["run"]["dir"], "entry": line["run"]["entry"], "what": failures})
 
+    clean = unchanged_code(lines)
     for driver in drivers:
         perf = {}
         for env in ("plain", "isolated"):
-            runs = [line["facts"]["runs"][0] for line in lines if line["kind"] == "baseline" and line["driver"] ==
-                    driver and line["env"] == env and measured(line)]
+            runs = [line["facts"]["runs"][0] for line in clean if line["driver"] == driver and line["env"] == env
+                    and measured(line)]
             moving = [r for r in runs if r["bytes"] and r["tsc"]]
             perf[env] = {
                 "runs": len(runs),
@@ -217,6 +235,20 @@ def markdown(s, sources):
             counts = s["outcomes"][driver][env]
             out.append(f"| {driver} | {env} | " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + " |")
 
+    out += ["", "### Did the fault run?", "",
+            "In its plain run each fault is traced (the injector's kprobe on the faulted instruction logs its first "
+            "execution; not in isolated runs, where the probe would run the driver's instruction as kernel code). "
+            "A fault that never ran changed nothing, and isolation has nothing to find: the papers count such "
+            "faults as silent, and so does the table above. Here the same pairs by whether the fault ran, with the "
+            "isolation rate over the faults that ran (unknown: not traced, as in campaigns before the tracing, or "
+            "a site kprobes refused).", "",
+            "| class | faults | ran | never ran | unknown | ran: isolated | captured | missed | no effect "
+            "| isolation rate of those that ran |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in PLAIN_OUTCOMES:
+        e, cell = s["execution"][c], s["totals_ran"][c]
+        out.append(f"| {CLASS_NAMES[c]} | {sum(e.values())} | {e['ran']} | {e['never_ran']} | {e['unknown']} | " +
+                   " | ".join(str(cell[o]) for o in ISOLATED_OUTCOMES) + f" | {fmt_pct(s['ran_rates'][c])} |")
+
     out += ["", "After a fault whose workload failed, the same boot runs the workload again without a fault (a check) "
             "before going on; a check that does not pass ends the boot (the fault damaged more than its driver):", "",
             "| env | checks | pass | fail | crash |", "|---|---:|---:|---:|---:|"]
@@ -253,8 +285,9 @@ def markdown(s, sources):
         out.append("")
 
     out += ["## Performance (like the papers' Table 3)", "",
-            "Medians over the no-fault baselines whose workload passed with no write denied while it ran (a "
-            "denial while unloading afterwards does not count), in guest time (Bochs: 50 M TSC cycles a guest second). "
+            "Medians over the entries that ran the driver's unchanged code (no-fault baselines and checks, and "
+            "faults whose plain run's trace showed they never ran) whose workload passed with no write denied "
+            "while it ran (a denial while unloading afterwards does not count), in guest time (Bochs: 50 M TSC cycles a guest second). "
             "Throughput: the workload's transfer (net: a 256 KiB TFTP fetch; disk: 256 KiB written and read back; "
             "sound: 64 KiB played by /bin/playback, paced by the card). Cycles: the whole workload (net: link up, "
             "ping, fetch).", "",

@@ -11,7 +11,8 @@
 #   baseline N                                            entry N: no fault (cycles, false positives)
 #   fault N SEED SYMBOL OFFSET ORIG NEW TYPE              entry N: arm this fault (tools/faultgen.py) in MODNAME
 #   check N                                               entry N: no fault, run only if the entry before failed
-# An entry: arm the fault (/proc/chariot_inject; applied when MODNAME loads), isolated: `isolate-on-load MODNAME
+# An entry: arm the fault (/proc/chariot_inject; applied when MODNAME loads; plain: traced, so the log says whether
+# it ran), isolated: `isolate-on-load MODNAME
 # enforce reload=1` (only the faulted module is isolated), modprobe the stack, run the workload, let a recovery
 # under way end (and run the workload again if the driver was reloaded), unload the stack. The boot goes on only
 # while the stack unloads cleanly (the faulty code is gone with it; a reload gets clean code) and, after an entry
@@ -26,7 +27,8 @@
 #   C: workload n= run=1|2 verdict=PASS|FAIL|TIMEOUT bytes= tsc= detail= cycles=   (bytes and tsc: the transfer,
 #                                                           cycles: the whole workload; run=2 after a reload:
 #                                                           the agent's, or the stack's after a fault at unload)
-#   C: inject n= state=... (faults: the injector's line)  C: agent n= domain=... (the agent's line for MODNAME)
+#   C: inject n= state=... executed= (faults: the injector's line)  C: agent n= domain=... (the agent's line for
+#                                                           MODNAME)
 #   C: unload n= tsc=                                     (the stack is about to be unloaded; again after run=2
 #                                                           when a fault at unload made the entry load it again)
 #   C: end n= verdict= unload=ok|fail|timeout|skipped clean=1|0 tsc=   (verdict: the last workload run's)
@@ -264,7 +266,6 @@ run_entry() {
     esac
     detail=$(tail -n1 /tmp/load.out | tr -c 'A-Za-z0-9.,:/()\n-' '_')
     say "C: load n=$n result=$load tsc_delta=$(($(/bin/tsc) - start)) detail=$detail"
-    [ "$inject" = no ] || [ "$kind" != fault ] || say "C: inject n=$n $(cat $INJECT)"
     verdict=FAIL
     [ "$load" = timeout ] || run_workload 1
     if [ "$env" = isolated ]; then
@@ -273,6 +274,8 @@ run_entry() {
         # reloaded with clean code: the driver must work again
         [ "$(field "$(watch_line)" state)" = recovered ] && run_workload 2
     fi
+    # after the workload: a traced fault's line counts how often it ran
+    [ "$inject" = no ] || [ "$kind" != fault ] || say "C: inject n=$n $(cat $INJECT)"
     unload=ok
     if [ "$load" = timeout ] || [ "$verdict" = TIMEOUT ]; then
         unload=skipped
@@ -308,6 +311,8 @@ done <$PLAN
 
 inject=no
 insmod /lib/chariot/chariot_inject.ko 2>/dev/null && inject=yes
+# plain: each fault's first execution is logged (the probe would run isolated code as the kernel's: not there)
+[ "$inject" = no ] || [ "$env" != plain ] || echo "trace on" >$INJECT || say "C: error n=0 step=trace"
 agent=-
 if [ "$env" = isolated ]; then
     agent=no

@@ -5,6 +5,7 @@
 #   inject_load=...  armed before `modprobe e1000`: applied at MODULE_STATE_COMING, before its init and probe run
 #   inject_init=...  armed before it is reloaded (rmmod, modprobe): a fault in its init function (.init.text)
 #   inject_live=...  armed once e1000 is live again: applied at once
+# The init and live faults are traced (`trace on`): the state line counts how often each ran (executed=).
 # Then the error paths: the live fault armed a second time (its bytes are no longer the original ones: mismatch,
 # EILSEQ), a function e1000 does not have (nosymbol, ENOENT), a fault armed for a module that is not loaded and
 # disarmed, a malformed command (EINVAL).
@@ -65,8 +66,9 @@ say "W: inject modprobe rc=$?"
 say "W: inject after-load $(cat /proc/chariot_inject)"
 report_e1000 after-load
 
-# One-shot: the reload runs a clean probe, and the fault armed for its init.
+# One-shot: the reload runs a clean probe, and the fault armed for its init, traced from here on (it runs once).
 rmmod e1000 || fail "rmmod e1000"
+command trace-on ok "trace on"
 command arm-init ok "arm $init_fault"
 modprobe e1000 || fail "modprobe e1000 (reload)"
 report_e1000 after-reload
@@ -86,6 +88,7 @@ command arm-nosymbol error "arm e1000 chariot_no_such_function 0 90 90"
 command arm-unloaded ok "arm ne2k_pci ne2k_pci_init_one 0 0f1f44 0f1f44"
 command disarm ok "disarm"
 command arm-malformed error "arm e1000 e1000_probe 0 e8 31c0"
+command trace-malformed error "trace maybe"
 
 result=PASS
 [ "$fails" -eq 0 ] || result=FAIL

@@ -43,6 +43,10 @@ def lines():
         return [json.loads(line) for line in f]
 
 
+def tokens_of(text):
+    return dict(re.findall(r"(\w+)=(\S*)", text or ""))
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -84,6 +88,15 @@ def test_every_line_comes_from_its_run(lines):
             if line["outcome"] != "not_injected":
                 assert f"chariot_inject: applied module={line['module']} symbol={fault['symbol']} " \
                        f"offset={fault['offset']} " in console
+            # plain runs trace the fault (whether it ran), isolated ones must not (the probe runs it as kernel code)
+            traced = re.search(rf"chariot_inject: (un)?traced module={line['module']} symbol={fault['symbol']} "
+                               rf"offset={fault['offset']} ", console)
+            if line["outcome"] != "not_injected":
+                assert bool(traced) == (line["env"] == "plain"), (run["dir"], n)
+            # the injector's count after the workload agrees with its first-execution message
+            count = tokens_of(line["facts"]["inject_line"]).get("executed")
+            if line["env"] == "plain" and count not in (None, "-"):
+                assert (int(count) > 0) is line["facts"]["executed"], (run["dir"], n)
         # the facts and the outcome are what the logs say
         facts = campaign_logs.parse_boot(console, hv, line["module"], run["status"], run["shutdown_reason"])
         assert facts[n] == line["facts"], (run["dir"], n)
@@ -210,3 +223,22 @@ def test_classification_rules():
                                                       "notified": "0"})) == "no_effect"
     assert classify("baseline", "isolated", facts(denied=3)) == "pass"
     assert classify("check", "plain", facts(verdicts=("FAIL",))) == "fail"
+
+
+def test_whether_a_traced_fault_ran_comes_from_the_injector_lines():
+    """entry_facts() on console lines built by hand: the first execution can be logged before the probe's own
+    `traced` line (the probe is live once registered), a refused probe is unknown, older logs carry no key."""
+    where = "module=e1000 symbol=e1000_clean offset=12 addr=0xffffffffa0001000"
+
+    def executed(*messages):
+        lines = [f"[    5.{i:06d}] chariot_inject: {m.partition(' ')[0]} {where} {m.partition(' ')[2]}type=pointer"
+                 for i, m in enumerate(messages)]
+        return campaign_logs.entry_facts(["C: start n=2 kind=fault seed=7 tsc=1"] + lines, "e1000").get("executed", "-")
+
+    assert executed("applied") == "-"
+    assert executed("applied", "traced") is False
+    assert executed("applied", "traced", "executed") is True
+    assert executed("applied", "executed", "traced") is True
+    assert executed("applied", "untraced reason=cannot-probe(-22) ") is None
+    assert campaign_logs.entry_facts([f"[    5.000001] chariot_inject: traced {where}"], "ne2k_pci") == \
+        campaign_logs.entry_facts([], "ne2k_pci")

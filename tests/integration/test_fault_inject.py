@@ -7,7 +7,8 @@ probe fails with -ENOMEM, so e1000 loads but drives nothing. The init fault inve
 COPYBREAK_DEFAULT` test of e1000_init_module (.init.text, so found in the full symbol table the module has until it
 is live): the reloaded e1000 says "copybreak enabled" where it says nothing, and works. The live fault is a
 delete_insn in e1000_get_regs (ethtool only: never run here) whose bytes cross a page boundary once loaded (module
-text starts page-aligned with .text), so the write goes through a two-page alias."""
+text starts page-aligned with .text), so the write goes through a two-page alias. The init and live faults are
+traced: the injector's kprobe sees the init fault run once and the live one never."""
 import json
 import os
 import re
@@ -104,8 +105,10 @@ def test_load_fault_is_applied_before_the_probe_and_makes_it_fail(run):
     assert orig_matches(fault["orig"], first["before"]) and first["before"] != first["after"] == fault["new"]
     assert int(first["addr"], 16) >= 0xffff800000000000
     after = w_line(log, "W: inject after-load state=")
+    # not traced (`trace on` comes later)
     assert after == (f"W: inject after-load state=applied module=e1000 symbol=e1000_probe offset={fault['offset']} "
-                     f"addr={first['addr']}")
+                     f"addr={first['addr']} executed=-")
+    assert "chariot_inject: traced module=e1000 symbol=e1000_probe " not in log
     # the visible effect: alloc_etherdev returned NULL, the probe failed, e1000 drives nothing
     assert re.search(r"e1000: probe of \S+ failed with error -12", log), log[-4000:]
     assert w_line(log, "W: inject modprobe rc=") == "W: inject modprobe rc=0"
@@ -124,9 +127,12 @@ def test_a_reload_runs_a_clean_probe_and_the_fault_armed_for_its_init(run):
     init = records[1]
     assert (init["offset"], init["before"], init["after"], init["type"]) == \
         (str(fault["offset"]), fault["orig"], fault["new"], "branch_invert")
+    # traced: e1000_init_module ran once (its probe went with the init code, the count stays)
     assert w_line(log, "W: inject after-reload state=") == (
         f"W: inject after-reload state=applied module=e1000 symbol=e1000_init_module offset={fault['offset']} "
-        f"addr={init['addr']}")
+        f"addr={init['addr']} executed=1")
+    where = f"module=e1000 symbol=e1000_init_module offset={fault['offset']} addr={init['addr']} type=branch_invert"
+    assert log.index(f"chariot_inject: traced {where}\n") < log.index(f"chariot_inject: executed {where}\n")
     assert w_line(log, "W: inject copybreak-messages=") == "W: inject copybreak-messages=1"
 
 
@@ -139,9 +145,12 @@ def test_live_fault_is_applied_at_once_across_a_page_boundary(run):
     assert live["before"] == fault["orig"] and live["after"] == fault["new"]
     addr, length = int(live["addr"], 16), len(fault["new"]) // 2
     assert addr // PAGE != (addr + length - 1) // PAGE, live
+    # traced, never run (ethtool only)
     assert w_line(log, "W: inject arm-live state=") == (
         f"W: inject arm-live state=applied module=e1000 symbol=e1000_get_regs offset={fault['offset']} "
-        f"addr={live['addr']}")
+        f"addr={live['addr']} executed=0")
+    assert f"chariot_inject: traced module=e1000 symbol=e1000_get_regs offset={fault['offset']} " in log
+    assert "chariot_inject: executed module=e1000 symbol=e1000_get_regs " not in log
 
 
 def test_a_fault_that_does_not_fit_is_refused(run):
@@ -159,16 +168,18 @@ def test_a_fault_that_does_not_fit_is_refused(run):
     assert w_line(log, "W: inject arm-malformed rc=").endswith("err=sh: write error: Invalid argument")
     # a malformed command leaves the last fault as it was
     assert w_line(log, "W: inject arm-malformed state=").startswith("W: inject arm-malformed state=idle ")
+    assert w_line(log, "W: inject trace-malformed rc=").endswith("err=sh: write error: Invalid argument")
 
 
 def test_arm_and_disarm_a_module_not_loaded(run):
     result, _ = run
     log = result.guest_log
-    assert w_line(log, "W: inject start state=") == "W: inject start state=idle module=- symbol=- offset=0 addr=0x0"
+    assert w_line(log, "W: inject start state=") == \
+        "W: inject start state=idle module=- symbol=- offset=0 addr=0x0 executed=-"
     assert w_line(log, "W: inject arm-unloaded state=") == \
-        "W: inject arm-unloaded state=armed module=ne2k_pci symbol=ne2k_pci_init_one offset=0 addr=0x0"
+        "W: inject arm-unloaded state=armed module=ne2k_pci symbol=ne2k_pci_init_one offset=0 addr=0x0 executed=-"
     assert w_line(log, "W: inject disarm state=") == \
-        "W: inject disarm state=idle module=ne2k_pci symbol=ne2k_pci_init_one offset=0 addr=0x0"
+        "W: inject disarm state=idle module=ne2k_pci symbol=ne2k_pci_init_one offset=0 addr=0x0 executed=-"
 
 
 def test_guest_and_hypervisor_carry_on(run):
