@@ -174,6 +174,18 @@ void shadow_forget_page(struct shadow_mmu *s, uint64_t linear)
 		table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] = 0;
 }
 
+void shadow_set_writable(struct shadow_mmu *s, uint64_t linear, bool writable)
+{
+	uint64_t *pde = shadow_pde(s, linear, false);
+	if (!pde || !(*pde & PTE_PRESENT))
+		return;
+	uint64_t *leaf = &table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)];
+	if (writable && (*leaf & SHADOW_LEAF_WRITE_DENIED))
+		*leaf = (*leaf & ~SHADOW_LEAF_WRITE_DENIED) | PTE_WRITABLE;
+	else if (!writable && (*leaf & PTE_WRITABLE))
+		*leaf = (*leaf & ~(uint64_t)PTE_WRITABLE) | SHADOW_LEAF_WRITE_DENIED;
+}
+
 void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
 {
 	s->stats.invalidations++;

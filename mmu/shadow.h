@@ -109,6 +109,10 @@ void shadow_flush_nonglobal(struct shadow_mmu *s);
 uint64_t shadow_leaf(struct shadow_mmu *s, uint64_t linear);
 /* The view's policy changed for the 4 KiB page at `linear`: forget its translation only. */
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear);
+/* The view's policy now grants (or refuses) writes to the 4 KiB page at `linear`, nothing else changed: its leaf,
+ * if installed, changes in place where the guest lets the page be written (a leaf without the guest's dirty bit
+ * stays read-only: its first write still faults to set it), so the next access needs no fill. */
+void shadow_set_writable(struct shadow_mmu *s, uint64_t linear, bool writable);
 /* INVLPG: forgets the translation of `linear` (all of a large guest page's 2 MiB when it came from one). */
 void shadow_invalidate(struct shadow_mmu *s, uint64_t linear);
 

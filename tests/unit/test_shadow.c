@@ -738,6 +738,42 @@ static void test_policy_view(void **state)
 	assert_int_equal(pool.in_use, 2);
 }
 
+/* A view's write right on one page changes in place (a driver's stack block moving): the leaf gains or loses it
+ * where the guest lets the page be written, with no fill; a page the guest has not dirtied yet keeps faulting. */
+static void test_set_writable_in_place(void **state)
+{
+	(void)state;
+	struct pt_walk_result walk;
+	uint64_t page = LA_K & ~(PAGE - 1), clean = page + PAGE;
+	map_4k(page, P | RW | A | D | GPA_4K);
+	map_4k(clean, P | RW | A | GPA_4K_2);
+	view_protected_page = page;
+	view_code_page = 0;
+	shadow.policy = (struct shadow_policy){.restrict_rights = test_view_rights, .opaque = &view_protected_page};
+	assert_int_equal(fill(page, 0, &walk), SHADOW_FILLED);
+	assert_int_equal(fill(clean, 0, &walk), SHADOW_FILLED);
+	uint64_t fills = shadow.stats.fills;
+	assert_true(shadow_pte(page) & SHADOW_LEAF_WRITE_DENIED);
+
+	shadow_set_writable(&shadow, page, true);
+	assert_true(shadow_pte(page) & RW);
+	assert_false(shadow_pte(page) & SHADOW_LEAF_WRITE_DENIED);
+	assert_int_equal(shadow_pte(page) & ~(uint64_t)(RW | SHADOW_LEAF_WRITE_DENIED),
+			 (GPA_4K | P | NX));
+	shadow_set_writable(&shadow, page, false);
+	assert_false(shadow_pte(page) & RW);
+	assert_true(shadow_pte(page) & SHADOW_LEAF_WRITE_DENIED);
+	/* not dirty in the guest: read-only until a write fault sets its dirty bit */
+	shadow_set_writable(&shadow, clean, true);
+	assert_false(shadow_pte(clean) & RW);
+	/* nothing installed: nothing to change */
+	shadow_set_writable(&shadow, page + 2 * PAGE, true);
+	assert_int_equal(shadow_pte(page + 2 * PAGE), 0);
+	assert_int_equal(shadow.stats.fills, fills);
+	shadow.policy = (struct shadow_policy){0};
+	shadow_flush(&shadow);
+}
+
 /* Under a view, a large guest page whose 2 MiB the policy says it treats alike is shadowed whole at its first fault,
  * every page with the rights the policy gives the one touched; one it does not is shadowed page by page. */
 static uint64_t uniform_region;
@@ -1237,6 +1273,7 @@ int main(void)
 		cmocka_unit_test_setup(test_invalidate, setup),
 		cmocka_unit_test_setup(test_invalidate_inside_1g_page, setup),
 		cmocka_unit_test_setup(test_policy_view, setup),
+		cmocka_unit_test_setup(test_set_writable_in_place, setup),
 		cmocka_unit_test_setup(test_policy_view_uniform_large_page, setup),
 		cmocka_unit_test_setup(test_cr3_load_keeps_global_translations, setup),
 		cmocka_unit_test_setup(test_unreadable_guest_tables, setup),
