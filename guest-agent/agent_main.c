@@ -12,6 +12,10 @@
  *        what its init and probe allocate is authorized. In enforce mode recovery is on unless recover=0.
  *   release <module>
  *        destroy its domain, forget its heap, disarm it, forget its faults
+ *   share <kernel function>
+ *        drivers' views run that function's pages themselves (no view switch when a driver calls it; the view is
+ *        left only when it writes what the driver may not). At load the agent shares the short functions drivers
+ *        call at every packet or request (shared_functions[]); the hypervisor refuses pages that must switch.
  * recover=1 (enforce only): a violation the hypervisor reports unloads the module (agent_recovery.c); reload=1
  * then loads it again, isolated from load; a fault after a reload is persistent: unloaded, not reloaded.
  * Reading gives one line per module the agent knows:
@@ -66,6 +70,15 @@ bool kernel_function(unsigned long (*lookup)(const char *name), const char *name
 }
 
 static struct proc_dir_entry *proc_entry;
+static unsigned long (*lookup_name)(const char *name);
+
+/* Short kernel functions drivers call at every packet or request (DMA mapping, skb helpers, delays): two view
+ * switches a call saved. Functions that write kernel memory at once save nothing, but cost nothing either. */
+static const char *const shared_functions[] = {
+	"is_vmalloc_addr", "dma_map_page_attrs", "dma_unmap_page_attrs", "dma_sync_single_for_cpu",
+	"dma_sync_single_for_device", "__udelay", "__const_udelay", "__ndelay", "delay_tsc", "skb_put",
+	"eth_type_trans", "napi_schedule_prep", "dql_completed",
+};
 
 /* ---- hypercalls ---- */
 
@@ -463,6 +476,34 @@ static int parse_options(char **cursor, bool on_load, struct isolate_options *op
 	return 0;
 }
 
+/* The SHARED_FUNCTION hypercall for kernel function `name`. */
+static int share(const char *name)
+{
+	unsigned long start, end;
+	long status;
+
+	if (!kernel_function(lookup_name, name, &start, &end)) {
+		pr_warn("share %s: no such kernel function\n", name);
+		return -ENOENT;
+	}
+	status = hypercall(CHARIOT_HC_SHARED_FUNCTION, start, end, 0, 0, NULL, NULL);
+	if (status) {
+		pr_warn("share %s: refused (%s)\n", name, chariot_status_name(status));
+		return chariot_status_errno(status);
+	}
+	pr_info("share %s: %px-%px runs in drivers' views\n", name, (void *)start, (void *)end);
+	return 0;
+}
+
+static void share_functions(void)
+{
+	unsigned int i, shared = 0;
+
+	for (i = 0; i < ARRAY_SIZE(shared_functions); i++)
+		shared += !share(shared_functions[i]);
+	pr_info("%u of %zu kernel functions shared with drivers' views\n", shared, ARRAY_SIZE(shared_functions));
+}
+
 static int run_command(char *line)
 {
 	char *verb = next_word(&line), *name = next_word(&line);
@@ -481,6 +522,8 @@ static int run_command(char *line)
 		mutex_unlock(&agent_lock);
 		return err;
 	}
+	if (!strcmp(verb, "share") && !next_word(&line))
+		return share(name);
 	if (!strcmp(verb, "release") && !next_word(&line)) {
 		mutex_lock(&agent_lock);
 		err = release(name);
@@ -489,7 +532,7 @@ static int run_command(char *line)
 	}
 usage:
 	pr_warn("usage: isolate|isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1] | release "
-		"<module>\n");
+		"<module> | share <kernel function>\n");
 	return -EINVAL;
 }
 
@@ -605,6 +648,7 @@ static int __init chariot_agent_init(void)
 	err = resolve_kernel_symbols(&lookup);
 	if (err)
 		return err;
+	lookup_name = lookup;
 
 	heap_init();
 	resources_init(lookup);
@@ -623,6 +667,7 @@ static int __init chariot_agent_init(void)
 	err = notify_start(lookup);
 	if (err)
 		goto fail_notifier;
+	share_functions(); /* after notify_start registered the lock functions, whose pages must switch */
 	err = probe_set_register(&failure_probes); /* its reports go to the notification's work */
 	if (err)
 		goto fail_notify;

@@ -66,6 +66,8 @@ static inline const char *chariot_hc_name(unsigned long nr)
 	case CHARIOT_HC_ABORT_LOCK_NEXT: return "abort_lock_next";
 	case CHARIOT_HC_EXCEPTION_TABLE: return "exception_table";
 	case CHARIOT_HC_DOMAIN_LOCK_NEXT: return "domain_lock_next";
+	case CHARIOT_HC_BUG_TABLE:      return "bug_table";
+	case CHARIOT_HC_SHARED_FUNCTION: return "shared_function";
 	default:                         return "unknown";
 	}
 }

@@ -50,6 +50,7 @@ static const struct hypercall hypercalls[CHARIOT_HC_COUNT] = {
     [CHARIOT_HC_EXCEPTION_TABLE] = {"exception_table", hc_exception_table, 0, false},
     [CHARIOT_HC_DOMAIN_LOCK_NEXT] = {"domain_lock_next", hc_domain_lock_next, 2, false},
     [CHARIOT_HC_BUG_TABLE] = {"bug_table", hc_bug_table, 0, false},
+    [CHARIOT_HC_SHARED_FUNCTION] = {"shared_function", hc_shared_function, 0, false},
 };
 
 void handle_vmcall(struct vcpu *v)

@@ -62,6 +62,11 @@ enum chariot_hypercall {
                                      * lists without CHARIOT_BUG_WARNING) in that code, on a driver's behalf, is the
                                      * driver's fault; a WARN() is left to the guest. Forgotten like the exception
                                      * table */
+    CHARIOT_HC_SHARED_FUNCTION = 16, /* RBX = start, RCX = end (exclusive) of a short kernel function drivers call
+                                      * often: drivers' views run its pages themselves, and leave only when that
+                                      * code writes what the driver may not (isolation/shared_code.h). -HV_EPERM:
+                                      * a page holds code that must switch (a driver's, a lock function, an
+                                      * interrupt or exception handler); -HV_ENOMEM: the table is full */
     CHARIOT_HC_COUNT
 };
 

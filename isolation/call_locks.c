@@ -71,6 +71,14 @@ static const struct lock_function *lock_function(uint64_t address)
 
 bool call_locks_is_lock_function(uint64_t function) { return lock_function(function) != NULL; }
 
+bool call_locks_any_in(uint64_t start, uint64_t end)
+{
+    for (unsigned i = 0; i < nr_lock_functions; i++)
+        if (lock_functions[i].address >= start && lock_functions[i].address < end)
+            return true;
+    return false;
+}
+
 /* A free slot, else the oldest record's: a lock the kernel released for the driver is never seen to go. */
 static struct held_lock *new_record(void)
 {

@@ -25,6 +25,8 @@
 long call_locks_register(uint64_t function, uint64_t lock_class, uint64_t flags);
 /* Whether `function` is a registered lock function (a driver calling it is worth a look). */
 bool call_locks_is_lock_function(uint64_t function);
+/* Whether a registered lock function starts in [start, end). */
+bool call_locks_any_in(uint64_t start, uint64_t end);
 
 /* A driver of `domain_id`, in the call recorded as frame `frame_seq`, calls `function` with first argument `arg`
  * and will resume at (resume_rip, resume_rsp); resume_rip 0: it jumped there and does not come back. `frame_seq`

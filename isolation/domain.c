@@ -7,8 +7,10 @@
 #include "hv/log.h"
 #include "hv/vmcs.h"
 #include "hv/x86.h"
+#include "isolation/call_locks.h"
 #include "isolation/domain_internal.h"
 #include "isolation/driver_fault.h"
+#include "isolation/shared_code.h"
 
 #define PAGE 4096ull
 /* Past this many pages an interval change empties the driver view instead of invalidating page by page. */
@@ -63,6 +65,11 @@ struct domain *domain_by_id(uint64_t id)
     return NULL;
 }
 
+bool runs_kernel_code(const struct domain *view_domain, uint64_t rip)
+{
+    return !view_domain || (!in_code(view_domain, rip) && shared_code_contains(rip));
+}
+
 bool domain_may_write(const struct domain *d, uint64_t linear, uint64_t size)
 {
     if (linear < KERNEL_HALF_START)
@@ -90,19 +97,19 @@ static bool kernel_view_uniform(void *opaque, uint64_t start, uint64_t len)
 static void driver_view_rights(void *opaque, uint64_t page, struct shadow_rights *r)
 {
     const struct domain *d = opaque;
-    if (!in_code(d, page))
+    if (!in_code(d, page) && !shared_code_contains(page))
         r->no_execute = true;
     if (r->writable && !domain_may_write(d, page, PAGE))
         r->writable = false;
 }
 
-/* No code of the driver, none of its intervals and not its current stack in the range: every page of it is
- * read-only and not executable there (or, below the kernel half, as the guest has it). */
+/* No code of the driver or shared with it, none of its intervals and not its current stack in the range: every
+ * page of it is read-only and not executable there (or, below the kernel half, as the guest has it). */
 static bool driver_view_uniform(void *opaque, uint64_t start, uint64_t len)
 {
     const struct domain *d = opaque;
     uint64_t end = start + len;
-    if (overlaps_code(d, start, end))
+    if (overlaps_code(d, start, end) || shared_code_overlaps(start, end))
         return false;
     if (end <= KERNEL_HALF_START)
         return true;
@@ -122,15 +129,50 @@ static void invalidate_range(struct shadow_mmu *view, uint64_t start, uint64_t l
         shadow_forget_page(view, page);
 }
 
+static void invalidate_in_driver_views(uint64_t start, uint64_t len)
+{
+    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
+        if (domains[i].used)
+            invalidate_range(domains[i].view, start, len);
+}
+
+/* A driver's code is never shared: a range becoming one stops being (its old translations go from every view). */
+static void unshare_code(uint64_t start, uint64_t end)
+{
+    if (!shared_code_overlaps(start, end))
+        return;
+    for (uint64_t page = ALIGN_DOWN(start, PAGE); page < end; page += PAGE)
+        shared_code_remove(page);
+    invalidate_in_driver_views(start, end - start);
+}
+
+void isolation_unshare(uint64_t linear, const char *reason)
+{
+    if (!shared_code_remove(linear))
+        return;
+    invalidate_in_driver_views(ALIGN_DOWN(linear, PAGE), PAGE);
+    LOG_INFO("isolation.unshared", "page=0x%lx reason=%s pages=%u", ALIGN_DOWN(linear, PAGE), reason,
+             shared_code_pages());
+}
+
+/* The view's write rights on a stack block after d->stack_block changed, changed in place: a driver entered from
+ * task and interrupt context alternates between two stacks, and refilling each would cost more exits than the
+ * switches themselves. */
+static void update_stack_rights(struct domain *d, uint64_t block)
+{
+    for (uint64_t page = block; page < block + GUEST_THREAD_SIZE; page += PAGE)
+        shadow_set_writable(d->view, page, domain_may_write(d, page, PAGE));
+}
+
 /* Entering a driver view: the current kernel stack becomes writable there, and the previous one no longer is. */
 static void enter_driver_view(struct vcpu *v, struct domain *d)
 {
-    uint64_t block = ALIGN_DOWN(vmread(VMCS_GUEST_RSP), GUEST_THREAD_SIZE);
-    if (block != d->stack_block) {
-        if (d->stack_block)
-            invalidate_range(d->view, d->stack_block, GUEST_THREAD_SIZE);
+    uint64_t block = ALIGN_DOWN(vmread(VMCS_GUEST_RSP), GUEST_THREAD_SIZE), old = d->stack_block;
+    if (block != old) {
         d->stack_block = block;
-        invalidate_range(d->view, block, GUEST_THREAD_SIZE);
+        if (old)
+            update_stack_rights(d, old);
+        update_stack_rights(d, block);
     }
     d->entries++;
     if (driver_fault_note_entry(v, d))
@@ -180,6 +222,12 @@ void isolation_view_denied(struct vcpu *v, struct shadow_mmu *view, uint64_t lin
         guest_paging_activate(guest_paging_kernel_view());
         return;
     }
+    /* Shared kernel code the driver called writes for the kernel, trusted as it is: the kernel view runs it on. */
+    if (runs_kernel_code(current, vmread(VMCS_GUEST_RIP))) {
+        current->shared_leaves++;
+        switch_view_to_run(v, current, NULL);
+        return;
+    }
     isolation_check_write(v, current, linear);
 }
 
@@ -208,6 +256,7 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
         return -HV_EINVAL;
     if (overlaps_any_code(code_start, code_end))
         return -HV_EEXIST;
+    unshare_code(code_start, code_end);
 
     struct domain *d = NULL;
     unsigned slot;
@@ -231,7 +280,7 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
     d->used = true;
 
     /* The kernel view must stop executing this code: its existing translations may allow it. No other view
-     * changes (a driver view runs only its own code). */
+     * changes (a driver view runs only its own code and shared code, which this is not). */
     struct shadow_mmu *kernel = guest_paging_kernel_view();
     kernel->policy = (struct shadow_policy){.restrict_rights = kernel_view_rights, .uniform = kernel_view_uniform};
     invalidate_range(kernel, code_start, code_end - code_start);
@@ -256,6 +305,7 @@ long hc_domain_init_code(struct vcpu *v, struct hypercall_args *a)
             return -HV_ERANGE;
         if (overlaps_any_code(start, start + len))
             return -HV_EEXIST;
+        unshare_code(start, start + len);
         d->init_start = start;
         d->init_end = start + len;
     }
@@ -279,8 +329,9 @@ long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a)
     if (!d)
         return -HV_ENOENT;
     LOG_INFO("isolation.domain_destroyed", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu "
-             "entries=%lu aborted_calls=%lu",
-             d->id, d->name, d->violations, d->allowed, d->emulated, d->entries, d->aborted_calls);
+             "entries=%lu aborted_calls=%lu shared_leaves=%lu view_fills=%lu view_flushes=%lu",
+             d->id, d->name, d->violations, d->allowed, d->emulated, d->entries, d->aborted_calls,
+             d->shared_leaves, d->view->stats.fills, d->view->stats.nonglobal_flushes + d->view->stats.flushes);
     driver_fault_forget_domain(d);
     guest_paging_view_destroy(d->view);
     d->used = false;
@@ -296,6 +347,56 @@ long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a)
     invalidate_range(kernel, d->code_start, d->code_end - d->code_start);
     if (d->init_end)
         invalidate_range(kernel, d->init_start, d->init_end - d->init_start);
+    return HV_OK;
+}
+
+/* The handlers of the guest's IDT (at most 256 gates of 16 bytes): an interrupt must leave a driver's view at
+ * once, so that the point where the driver resumes is recorded. */
+struct idt_handlers {
+    uint64_t address[256];
+    unsigned count;
+};
+
+static void read_idt_handlers(struct vcpu *v, struct idt_handlers *idt)
+{
+    static uint8_t gates[256 * 16]; /* the hypervisor's stack is small */
+    uint32_t error_code, size = MIN((uint32_t)vmread(VMCS_GUEST_IDTR_LIMIT) + 1, (uint32_t)sizeof(gates));
+    idt->count = 0;
+    if (guest_linear_read(v, vmread(VMCS_GUEST_IDTR_BASE), gates, size, 0, &error_code) != HV_OK)
+        return;
+    for (uint32_t i = 0; i + 16 <= size; i += 16) {
+        const uint8_t *g = gates + i;
+        if (!(g[5] & 0x80))
+            continue; /* not present */
+        idt->address[idt->count++] = (uint64_t)(g[0] | g[1] << 8) | (uint64_t)(g[6] | g[7] << 8) << 16 |
+                                     (uint64_t)(g[8] | g[9] << 8 | g[10] << 16 | (uint32_t)g[11] << 24) << 32;
+    }
+}
+
+static bool page_must_switch(void *ctx, uint64_t page)
+{
+    const struct idt_handlers *idt = ctx;
+    if (overlaps_any_code(page, page + PAGE) || call_locks_any_in(page, page + PAGE))
+        return true;
+    for (unsigned i = 0; i < idt->count; i++)
+        if (ALIGN_DOWN(idt->address[i], PAGE) == page)
+            return true;
+    return false;
+}
+
+long hc_shared_function(struct vcpu *v, struct hypercall_args *a)
+{
+    uint64_t start = a->arg[0], end = a->arg[1];
+    static struct idt_handlers idt;
+    read_idt_handlers(v, &idt);
+    if (!idt.count)
+        return -HV_EFAULT; /* without the handlers, no page is known safe to share */
+    long status = shared_code_add(start, end, page_must_switch, &idt);
+    if (status != HV_OK)
+        return status;
+    /* the driver views may hold these pages not executable */
+    invalidate_in_driver_views(start, end - start);
+    LOG_INFO("isolation.shared_function", "start=0x%lx end=0x%lx pages=%u", start, end, shared_code_pages());
     return HV_OK;
 }
 
@@ -379,7 +480,10 @@ void isolation_log_summary(void)
     for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
         if (domains[i].used)
             LOG_INFO("isolation.summary", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu entries=%lu "
-                     "aborted_calls=%lu intervals=%zu view_switches=%lu",
+                     "aborted_calls=%lu shared_leaves=%lu view_fills=%lu intervals=%zu view_switches=%lu "
+                     "shared_pages=%u",
                      domains[i].id, domains[i].name, domains[i].violations, domains[i].allowed, domains[i].emulated,
-                     domains[i].entries, domains[i].aborted_calls, ivset_count(&domains[i].intervals), view_switches);
+                     domains[i].entries, domains[i].aborted_calls, domains[i].shared_leaves,
+                     domains[i].view->stats.fills, ivset_count(&domains[i].intervals), view_switches,
+                     shared_code_pages());
 }

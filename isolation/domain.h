@@ -3,8 +3,10 @@
  * protection view. Two kinds of view share the guest's translations (hv/guest_paging.c):
  *   - the kernel view: the guest's own rights, except that every isolated driver's code is not executable;
  *   - a domain's driver view: the kernel half is read-only except the pages wholly inside the domain's intervals
- *     and the current kernel stack, and only the domain's own code is executable.
- * So the CPU changes views exactly when control passes between a driver and the rest of the guest (a fetch fault),
+ *     and the current kernel stack, and only the domain's own code and the kernel pages shared with drivers'
+ *     views (isolation/shared_code.h) are executable.
+ * So the CPU changes views when control passes between a driver and the rest of the guest (a fetch fault), or
+ * when shared kernel code running in a driver's view writes what the driver may not (the kernel view runs it on),
  * and every write a driver makes to kernel memory it is not wholly authorized for traps here, including writes to
  * a page the kernel wrote a moment before.
  */
@@ -37,6 +39,11 @@ long hc_domain_stats(struct vcpu *v, struct hypercall_args *a);
 long hc_set_notify(struct vcpu *v, struct hypercall_args *a);
 long hc_violation_next(struct vcpu *v, struct hypercall_args *a);
 long hc_domain_init_code(struct vcpu *v, struct hypercall_args *a);
+long hc_shared_function(struct vcpu *v, struct hypercall_args *a);
+
+/* The page holding `linear` stops being shared with drivers' views (isolation/shared_code.h), if it was: its code
+ * must switch views from now on (`reason` is logged). */
+void isolation_unshare(uint64_t linear, const char *reason);
 
 void isolation_log_summary(void);
 

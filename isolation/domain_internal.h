@@ -17,6 +17,7 @@ struct domain {
     struct shadow_mmu *view;        /* its driver view */
     uint64_t stack_block;           /* the kernel stack writable in the view: the one it last entered on */
     uint64_t violations, allowed, emulated, entries;
+    uint64_t shared_leaves;         /* shared kernel code left its view to write (isolation/shared_code.h) */
     uint64_t aborted_calls;         /* calls into it ended with an error because it faulted */
     uint64_t unreported;            /* violations the agent has not fetched yet */
 };
@@ -25,6 +26,9 @@ struct domain *domain_of_code(uint64_t linear);
 struct domain *domain_by_id(uint64_t id);
 /* The domain whose driver view `view` is; NULL for the kernel view. */
 struct domain *domain_of_view(const struct shadow_mmu *view);
+/* Whether the code at `rip`, running in `view_domain`'s view (NULL: the kernel view), is the kernel's: in the
+ * kernel view, or shared kernel code a driver's view runs (isolation/shared_code.h). */
+bool runs_kernel_code(const struct domain *view_domain, uint64_t rip);
 /* Whether the driver may write [linear, linear + size): its intervals, the current kernel stack, user memory. */
 bool domain_may_write(const struct domain *d, uint64_t linear, uint64_t size);
 /* Counts a violation and tells the agent (the notification interrupt, when it asked for one). */

@@ -78,7 +78,7 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
     uint8_t site[CALL_SITE_BYTES];
     uint32_t error_code;
     if (d->flags & CHARIOT_DOMAIN_AUDIT)
-        return false; /* audit domains are only observed */
+        return false; /* audit domains are only observed (their calls never end early: no return needs seeing) */
     /* Control coming back to the driver where it left (a call out returning, an interrupt's IRET) is no call; a
      * call has the caller's return address on top of the stack, in code outside every domain, right after a CALL. */
     uint64_t rip = vmread(VMCS_GUEST_RIP);
@@ -91,6 +91,13 @@ bool driver_fault_note_entry(struct vcpu *v, struct domain *d)
         guest_linear_read(v, return_rip - CALL_SITE_BYTES, site, sizeof(site), PT_ACCESS_FETCH, &error_code) !=
             HV_OK ||
         !call_site_precedes(return_rip, site))
+        return false;
+    /* The return ends the driver's call: it must leave the driver's view, so its page cannot stay shared. */
+    isolation_unshare(return_rip, "return_site");
+    /* Or the same call resumed, where a call out of the driver that its view ran itself (shared code, which left
+     * the view to write) left it: every earlier call at this depth returned through an exit, which unwound it. */
+    const struct call_frame *innermost = call_frames_innermost(d->id, rsp);
+    if (innermost && innermost->rsp == rsp && innermost->return_rip == return_rip)
         return false;
     struct call_frame frame = {
         .domain_id = d->id,
@@ -233,8 +240,8 @@ bool isolation_guest_exception(struct vcpu *v, unsigned vector, uint32_t error_c
 {
     uint64_t rsp = vmread(VMCS_GUEST_RSP);
     struct domain *d = domain_of_view(guest_paging_active_view());
-    bool kernel_code = !d;
-    if (kernel_code) {
+    bool kernel_code = runs_kernel_code(d, vmread(VMCS_GUEST_RIP));
+    if (!d) {
         const struct call_frame *running = call_frames_innermost(CALL_FRAMES_ANY_DOMAIN, rsp);
         d = running ? domain_by_id(running->domain_id) : NULL;
     }
@@ -283,7 +290,8 @@ void driver_fault_watchdog(struct vcpu *v)
         return;
     LOG_WARN("isolation.hang", "domain=%lu module=%s samples=%u of=%u period_ms=%u return=0x%lx", d->id, d->name,
              on, samples, WATCHDOG_MS, running->return_rip);
-    abort_call(v, d, running, running_view != d, VECTOR_HANG, 0, 0);
+    abort_call(v, d, running, running_view != d || runs_kernel_code(running_view, vmread(VMCS_GUEST_RIP)), VECTOR_HANG,
+               0, 0);
 }
 
 /* The VMX preemption timer as the watchdog: it counts down while the guest runs (saved across exits) and exits
@@ -330,7 +338,10 @@ long hc_lock_function(struct vcpu *v, struct hypercall_args *a)
     (void)v;
     if (a->arg[0] < KERNEL_HALF_START || domain_of_code(a->arg[0]))
         return -HV_EINVAL;
-    return call_locks_register(a->arg[0], a->arg[1], a->arg[2]);
+    long status = call_locks_register(a->arg[0], a->arg[1], a->arg[2]);
+    if (status == HV_OK)
+        isolation_unshare(a->arg[0], "lock_function"); /* a driver calling it must be seen */
+    return status;
 }
 
 long hc_exception_table(struct vcpu *v, struct hypercall_args *a)

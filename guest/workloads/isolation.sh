@@ -155,6 +155,27 @@ if [ "$demo" = yes ] && { [ "$scenario" = none ] || [ "$isolated" = yes ]; }; th
     done
 fi
 
+# Kernel code the demo calls writes for it, trusted: strscpy's page shared with the demo's view, the hypervisor
+# leaves the view at that write instead of judging it, and the copy takes effect in every scenario. Pages that must
+# switch views are refused: a lock function's (mutex_lock); one holding the return address of a call into the demo
+# (proc_reg_write calls its /proc write function) stops being shared when that call is seen.
+if [ "$demo" = yes ] && { [ "$scenario" = none ] || [ "$isolated" = yes ]; }; then
+    if [ "$isolated" = yes ]; then
+        for fn in strscpy proc_reg_write; do
+            if proc_write /proc/chariot "share $fn"; then say "W: share $fn ok"; else fail "share $fn: $out"; fi
+        done
+        for bad in mutex_lock chariot_no_such_function; do
+            if proc_write /proc/chariot "share $bad"; then
+                fail "the agent shared $bad"
+            else
+                say "W: refused 'share $bad': ${out##*: }"
+            fi
+        done
+    fi
+    run_demo shared_write yes
+    run_demo shared_write yes
+fi
+
 # demo_watch: chariot_demo's line in /proc/chariot, into $line
 demo_watch() {
     line=$(grep 'module=chariot_demo ' /proc/chariot)

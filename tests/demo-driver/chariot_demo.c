@@ -31,6 +31,10 @@
  *                 direct-map page, so an unprotected kernel survives; /proc/chariot_victim shows the damage)
  *   stale_page    chariot_victim's code kstrdup()s a string (the kernel has just written that object's page),
  *                 then the demo immediately writes into that object, which is not its own
+ * one whose write is kernel code's, on its behalf (trusted, like memcpy's):
+ *   shared_write  strscpy()s "Ashared" or "Bshared" (the other one than is there) to chariot_victim_page + 0x800:
+ *                 the write takes effect in every policy. When strscpy's page is shared with the demo's view
+ *                 (`share strscpy`), that view runs strscpy, and the hypervisor leaves it at the write.
  * three that write nothing themselves:
  *   lock_hold     takes demo_hold_lock and keeps it after the command (a lock held across calls, as a driver's
  *                 open holds it until its release); the exit function takes it too
@@ -101,6 +105,7 @@
 #define DEMO_FLIP_U64 0xa5a5a5a5a5a5a5a5ULL
 #define DEMO_FLIP_U8 0x70 /* '(' ^ 0x70 = 'X' */
 #define DEMO_WILD_OFFSET 0x5a8
+#define DEMO_SHARED_OFFSET 0x800
 #define DEMO_COMMAND_MAX 32
 #define DEMO_LEAK_DELAY (2 * HZ)
 
@@ -237,6 +242,18 @@ static int do_use_after_free(const char *cmd, bool *changed)
 static int do_wild(const char *cmd, bool *changed)
 {
 	*changed = poke_u64(cmd, "chariot_victim_page+0x5a8", (u64 *)((u8 *)chariot_victim_page + DEMO_WILD_OFFSET));
+	return 0;
+}
+
+static int do_shared_write(const char *cmd, bool *changed)
+{
+	char *target = (char *)chariot_victim_page + DEMO_SHARED_OFFSET;
+	u64 before = READ_ONCE(*(u64 *)target), after;
+
+	strscpy(target, READ_ONCE(target[0]) == 'A' ? "Bshared" : "Ashared", sizeof(u64));
+	after = READ_ONCE(*(u64 *)target);
+	report(cmd, "chariot_victim_page+0x800", target, before, after);
+	*changed = after != before;
 	return 0;
 }
 
@@ -556,6 +573,7 @@ static const struct demo_command {
 	{ "use_after_free", do_use_after_free },
 	{ "wild", do_wild },
 	{ "stale_page", do_stale_page },
+	{ "shared_write", do_shared_write },
 	{ "null_read", do_null_read },
 	{ "wild_call", do_wild_call },
 	{ "spin", do_spin },

@@ -101,7 +101,7 @@ def test_audit_lets_illegal_writes_through_and_logs_them(audit):
 def test_without_isolation_the_same_writes_corrupt_the_guest():
     bare = bare_boot("none")
     assert "W: WORKLOAD-END result=PASS" in bare.guest_log, bare.guest_log[-3000:]
-    for command in ILLEGAL_COMMANDS:
+    for command in ILLEGAL_COMMANDS + ["shared_write"]:
         assert "changed=yes" in demo_outcome(bare.guest_log, command), command
     # the kernel_data write really reached the kernel: user space sees a different hostname
     assert any(l.startswith("W: demo kernel_data ") and "Xnone" in l for l in w_lines(bare.guest_log)), \
@@ -122,6 +122,41 @@ def in_order(lines, prefixes):
         found.append(rest[matches[0]])
         rest = rest[matches[0] + 1:]
     return found
+
+
+def kernel_symbols(*names):
+    """name -> address in the guest kernel's System.map."""
+    found = {}
+    with open(os.path.join(os.path.dirname(bzimage()), "src", "System.map")) as f:
+        for line in f:
+            address, _, name = line.split()
+            if name in names:
+                found[name] = int(address, 16)
+    return found
+
+
+def test_shared_kernel_code_runs_in_the_drivers_view_and_writes_as_the_kernel(enforce, audit):
+    """`share strscpy`: the demo's view runs strscpy's page itself; strscpy's write into the victim's page (not the
+    demo's to make) leaves the view instead of being judged, and takes effect in both policies. A page holding a
+    lock function must keep switching (refused); a page found to hold the return address of a call into the demo
+    (proc_reg_write calls its /proc write function) stops being shared when the hypervisor sees that call."""
+    symbols = kernel_symbols("strscpy", "proc_reg_write")
+    for run in (enforce, audit):
+        lines = in_order(w_lines(run.guest_log), [
+            "W: share strscpy ok", "W: share proc_reg_write ok",
+            "W: refused 'share mutex_lock': Operation not permitted",
+            "W: refused 'share chariot_no_such_function': No such file or directory",
+            "W: demo shared_write changed=yes", "W: demo shared_write changed=yes"])
+        assert lines
+        shared = hvlog.find(run.records, "isolation.shared_function")
+        starts = [int(r["start"], 16) for r in shared]
+        assert symbols["strscpy"] in starts and symbols["proc_reg_write"] in starts, shared
+        destroyed = hvlog.find(run.records, "isolation.domain_destroyed", module="chariot_demo")[0]
+        assert int(destroyed["shared_leaves"]) >= 2, destroyed  # each strscpy left the view to write
+        assert int(destroyed["violations"]) == ILLEGAL_STORES  # and none of those writes was judged
+    # enforce records the demo's calls: the one through proc_reg_write unshares its page
+    unshared = hvlog.find(enforce.records, "isolation.unshared", reason="return_site")
+    assert [int(r["page"], 16) for r in unshared] == [symbols["proc_reg_write"] & ~0xfff], unshared
 
 
 def test_violations_are_notified_to_the_agent(enforce, audit):

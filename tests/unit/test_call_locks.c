@@ -85,6 +85,11 @@ static void registration_is_validated(void **state)
                      -HV_EINVAL);
     assert_true(call_locks_is_lock_function(MUTEX_LOCK));
     assert_false(call_locks_is_lock_function(MUTEX_LOCK + 1));
+    /* a page holding one must keep switching views (isolation/shared_code.h) */
+    assert_true(call_locks_any_in(MUTEX_LOCK & ~0xfffull, (MUTEX_LOCK & ~0xfffull) + 0x1000));
+    assert_true(call_locks_any_in(MUTEX_LOCK, MUTEX_LOCK + 1));
+    assert_false(call_locks_any_in(MUTEX_LOCK + 1, MUTEX_LOCK + 0x100));
+    assert_false(call_locks_any_in(MUTEX_LOCK - 0x1000, MUTEX_LOCK));
     for (uint64_t i = nr_lock_functions; i < LOCK_FUNCTIONS_MAX; i++)
         assert_int_equal(call_locks_register(0xffffffff82000000ull + i, 1, 0), HV_OK);
     assert_int_equal(call_locks_register(0xffffffff83000000ull, 1, 0), -HV_ENOMEM);
