@@ -111,6 +111,32 @@ static size_t fetch_instruction(struct vcpu *v, uint64_t rip, uint8_t *bytes)
     return 0;
 }
 
+/* Instructions decoded before, by address, with the bytes they were decoded from: a driver's trapped writes come
+ * from a few instructions (its ring indexes, its skbs' fields), and decoding is a quarter of judging one. */
+#define DECODED_CACHE 64
+static struct decoded {
+    uint64_t rip;
+    uint8_t bytes[MAX_INSN_BYTES];
+    struct x86_insn insn;
+} decoded[DECODED_CACHE];
+
+/* x86_decode() of the n bytes at rip, remembered. */
+static int decode_at(uint64_t rip, const uint8_t *bytes, size_t n, struct x86_insn *insn)
+{
+    struct decoded *d = &decoded[(rip ^ rip >> 6) % DECODED_CACHE];
+    if (d->rip == rip && d->insn.length <= n && !memcmp(d->bytes, bytes, d->insn.length)) {
+        *insn = d->insn;
+        return HV_OK;
+    }
+    int ret = x86_decode(bytes, n, insn);
+    if (ret == HV_OK) {
+        d->rip = rip;
+        memcpy(d->bytes, bytes, insn->length);
+        d->insn = *insn;
+    }
+    return ret;
+}
+
 static void log_decision(enum log_level level, const struct domain *d, uint64_t rip, uint64_t target, uint32_t size,
                          const char *verdict, const char *action)
 {
@@ -127,7 +153,7 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
     size_t n = fetch_instruction(v, regs.rip, bytes);
     uint64_t target = linear;
     uint32_t size = 1;
-    if (n == 0 || x86_decode(bytes, n, &insn) != HV_OK || !(insn.flags & X86_WRITES_MEM)) {
+    if (n == 0 || decode_at(regs.rip, bytes, n, &insn) != HV_OK || !(insn.flags & X86_WRITES_MEM)) {
         /* Nothing to skip past safely: its call is aborted, or the driver gets #UD, as for an instruction the CPU
          * could not run. */
         if (isolation_guest_exception(v, X86_EXC_UD, 0, 0))
