@@ -58,6 +58,7 @@ struct watch {
 	bool recover; /* a reported violation unloads it (enforce only) */
 	bool reload;  /* and loads it again, once: a fault after that is persistent */
 	bool on_load; /* isolate it when it loads (MODULE_STATE_COMING), before its init runs */
+	unsigned int open_pages; /* pages its legal writes leave writable in its view (0: every write checked) */
 	enum watch_state state;
 	struct domain *domain;   /* NULL while not isolated */
 	unsigned long notified;  /* violations the hypervisor reported to the agent (VIOLATION_NEXT) */

@@ -3,11 +3,11 @@
  * chariot_agent: the in-guest half of Chariot driver isolation.
  *
  * /proc/chariot takes one command per write:
- *   isolate <module> [enforce|audit] [recover=0|1] [reload=0|1]
+ *   isolate <module> [enforce|audit] [recover=0|1] [reload=0|1] [open=N]
  *        create a protection domain for a loaded module now: its core text is the driver code, its writable
  *        data+bss its first authorization interval. Recovery is off unless asked for (recover=1 or reload=1):
  *        memory the module obtained before this point is not authorized, so its violations may be false ones.
- *   isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1]
+ *   isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1] [open=N]
  *        arm: the domain is created whenever the module loads (MODULE_STATE_COMING), before its init runs, so
  *        what its init and probe allocate is authorized. In enforce mode recovery is on unless recover=0.
  *   release <module>
@@ -16,6 +16,9 @@
  *        drivers' views run that function's pages themselves (no view switch when a driver calls it; the view is
  *        left only when it writes what the driver may not). At load the agent shares the short functions drivers
  *        call at every packet or request (shared_functions[]); the hypervisor refuses pages that must switch.
+ * open=N (0 to 32, default 0): the hypervisor leaves the last N pages the driver wrote legally writable in its view
+ * (the papers' shadow page cache): fewer traps, but until such a page is closed a write anywhere on it goes
+ * unchecked. A violation closes them all.
  * recover=1 (enforce only): a violation the hypervisor reports unloads the module (agent_recovery.c); reload=1
  * then loads it again, isolated from load; a fault after a reload is persistent: unloaded, not reloaded.
  * Reading gives one line per module the agent knows:
@@ -168,7 +171,8 @@ static int create_domain(struct watch *w, struct module *mod, bool coming)
 	}
 
 	strscpy(d->name, w->name, sizeof(d->name));
-	status = hypercall(CHARIOT_HC_DOMAIN_CREATE, text_start, text_end, w->audit ? CHARIOT_DOMAIN_AUDIT : 0,
+	status = hypercall(CHARIOT_HC_DOMAIN_CREATE, text_start, text_end,
+			   (w->audit ? CHARIOT_DOMAIN_AUDIT : 0) | w->open_pages << CHARIOT_DOMAIN_OPEN_PAGES_SHIFT,
 			   (unsigned long)d->name, &id, NULL);
 	if (status)
 		return chariot_status_errno(status);
@@ -344,6 +348,7 @@ static struct notifier_block module_notifier = { .notifier_call = module_event }
 
 struct isolate_options {
 	bool audit, recover, reload;
+	unsigned int open_pages;
 };
 
 static int isolate(const char *name, const struct isolate_options *opt, bool on_load)
@@ -392,6 +397,7 @@ static int isolate(const char *name, const struct isolate_options *opt, bool on_
 	w->audit = opt->audit;
 	w->recover = opt->recover;
 	w->reload = opt->reload;
+	w->open_pages = opt->open_pages;
 	if (on_load) {
 		w->on_load = true;
 		w->state = WATCH_ARMED;
@@ -453,8 +459,12 @@ static int parse_options(char **cursor, bool on_load, struct isolate_options *op
 	char *word;
 
 	opt->audit = false;
+	opt->open_pages = 0;
 	while ((word = next_word(cursor))) {
-		if (!policy_seen && (!strcmp(word, "enforce") || !strcmp(word, "audit"))) {
+		if (!strncmp(word, "open=", 5)) {
+			if (kstrtouint(word + 5, 10, &opt->open_pages) || opt->open_pages > CHARIOT_OPEN_PAGES_MAX)
+				return -EINVAL;
+		} else if (!policy_seen && (!strcmp(word, "enforce") || !strcmp(word, "audit"))) {
 			opt->audit = !strcmp(word, "audit");
 			policy_seen = true;
 		} else if (!strcmp(word, "recover=0") || !strcmp(word, "recover=1")) {
@@ -531,8 +541,8 @@ static int run_command(char *line)
 		return err;
 	}
 usage:
-	pr_warn("usage: isolate|isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1] | release "
-		"<module> | share <kernel function>\n");
+	pr_warn("usage: isolate|isolate-on-load <module> [enforce|audit] [recover=0|1] [reload=0|1] [open=N] | "
+		"release <module> | share <kernel function>\n");
 	return -EINVAL;
 }
 
@@ -568,6 +578,8 @@ static void show_watch(struct seq_file *m, const struct watch *w)
 	seq_printf(m, " state=%s recover=%d reload=%d on_load=%d faults=%u recoveries=%u notified=%lu failures=%u",
 		   watch_state_name(w->state), w->recover, w->reload, w->on_load, w->faults, w->recoveries,
 		   w->notified, w->failures);
+	if (w->open_pages)
+		seq_printf(m, " open=%u", w->open_pages);
 	if (w->reason[0])
 		seq_printf(m, " reason=%s", w->reason);
 	seq_putc(m, '\n');

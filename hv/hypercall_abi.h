@@ -71,6 +71,11 @@ enum chariot_hypercall {
 };
 
 #define CHARIOT_DOMAIN_AUDIT 0x1u /* illegal writes take effect and are logged as violations (default: skipped) */
+/* How many pages the driver's legal writes leave writable in its view (0 to 32, default 0): the papers' shadow page
+ * cache. Fewer traps; but a write anywhere on an open page goes unchecked until it is closed (isolation/open_pages.h) */
+#define CHARIOT_DOMAIN_OPEN_PAGES_SHIFT 8
+#define CHARIOT_DOMAIN_OPEN_PAGES_MASK 0xff00u
+#define CHARIOT_OPEN_PAGES_MAX 32
 #define CHARIOT_DOMAIN_NAME_MAX 32
 #define CHARIOT_LOCK_CLASSES 16
 #define CHARIOT_LOCK_ACQUIRE 0x1u    /* takes the lock; unless one of the two below, always */

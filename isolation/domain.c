@@ -242,7 +242,9 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
 {
     uint64_t code_start = a->arg[0], code_end = a->arg[1], flags = a->arg[2], name_va = a->arg[3];
     if (code_end <= code_start || !canonical_kernel_range(code_start, code_end - code_start) ||
-        code_end - code_start > DOMAIN_MAX_CODE_SIZE || (flags & ~(uint64_t)CHARIOT_DOMAIN_AUDIT))
+        code_end - code_start > DOMAIN_MAX_CODE_SIZE ||
+        (flags & ~(uint64_t)(CHARIOT_DOMAIN_AUDIT | CHARIOT_DOMAIN_OPEN_PAGES_MASK)) ||
+        (flags & CHARIOT_DOMAIN_OPEN_PAGES_MASK) >> CHARIOT_DOMAIN_OPEN_PAGES_SHIFT > OPEN_PAGES_MAX)
         return -HV_EINVAL;
     if (!(vmread(VMCS_GUEST_IA32_EFER) & EFER_NXE)) {
         LOG_ERROR("isolation.domain_refused", "reason=\"guest runs without EFER.NXE: views need NX\"");
@@ -277,6 +279,7 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
     d->code_start = code_start;
     d->code_end = code_end;
     d->flags = (uint32_t)flags;
+    d->open.limit = (flags & CHARIOT_DOMAIN_OPEN_PAGES_MASK) >> CHARIOT_DOMAIN_OPEN_PAGES_SHIFT;
     d->used = true;
 
     /* The kernel view must stop executing this code: its existing translations may allow it. No other view
@@ -285,8 +288,8 @@ long hc_domain_create(struct vcpu *v, struct hypercall_args *a)
     kernel->policy = (struct shadow_policy){.restrict_rights = kernel_view_rights, .uniform = kernel_view_uniform};
     invalidate_range(kernel, code_start, code_end - code_start);
     vmwrite(VMCS_EXCEPTION_BITMAP, vmread(VMCS_EXCEPTION_BITMAP) | driver_fault_exception_bitmap());
-    LOG_INFO("isolation.domain_created", "domain=%lu module=%s code=0x%lx-0x%lx policy=%s", d->id, d->name,
-             code_start, code_end, flags & CHARIOT_DOMAIN_AUDIT ? "audit" : "enforce");
+    LOG_INFO("isolation.domain_created", "domain=%lu module=%s code=0x%lx-0x%lx policy=%s open_pages=%u", d->id,
+             d->name, code_start, code_end, flags & CHARIOT_DOMAIN_AUDIT ? "audit" : "enforce", d->open.limit);
     a->out[0] = d->id;
     return HV_OK;
 }
@@ -329,9 +332,10 @@ long hc_domain_destroy(struct vcpu *v, struct hypercall_args *a)
     if (!d)
         return -HV_ENOENT;
     LOG_INFO("isolation.domain_destroyed", "domain=%lu module=%s violations=%lu allowed=%lu emulated=%lu "
-             "entries=%lu aborted_calls=%lu shared_leaves=%lu view_fills=%lu view_flushes=%lu",
+             "entries=%lu aborted_calls=%lu shared_leaves=%lu opened=%lu view_fills=%lu view_flushes=%lu",
              d->id, d->name, d->violations, d->allowed, d->emulated, d->entries, d->aborted_calls,
-             d->shared_leaves, d->view->stats.fills, d->view->stats.nonglobal_flushes + d->view->stats.flushes);
+             d->shared_leaves, d->opened, d->view->stats.fills,
+             d->view->stats.nonglobal_flushes + d->view->stats.flushes);
     driver_fault_forget_domain(d);
     guest_paging_view_destroy(d->view);
     d->used = false;
@@ -430,8 +434,31 @@ long hc_interval_remove(struct vcpu *v, struct hypercall_args *a)
     return interval_change(a, false);
 }
 
+/* A page written legally stays writable; the least recent one open is protected again. */
+void domain_keep_open(struct domain *d, uint64_t linear, uint64_t size)
+{
+    if (!d->open.limit)
+        return;
+    for (uint64_t page = ALIGN_DOWN(linear, PAGE); page < linear + size; page += PAGE) {
+        uint64_t closed;
+        if (open_pages_note(&d->open, page, &closed))
+            shadow_set_writable(d->view, closed, domain_may_write(d, closed, PAGE));
+        shadow_set_writable(d->view, page, true);
+        d->opened++;
+    }
+}
+
+/* Chariot's rule: once the driver is found faulty, none of its writes goes unchecked. */
+static void close_open_pages(struct domain *d)
+{
+    uint64_t page;
+    while (open_pages_pop(&d->open, &page))
+        shadow_set_writable(d->view, page, domain_may_write(d, page, PAGE));
+}
+
 void domain_report_violation(struct vcpu *v, struct domain *d)
 {
+    close_open_pages(d);
     d->violations++;
     d->unreported++;
     if (notify_vector)

@@ -5,6 +5,7 @@
 #include "hv/hypercall_abi.h"
 #include "isolation/domain.h"
 #include "isolation/intervals.h"
+#include "isolation/open_pages.h"
 
 struct domain {
     bool used;
@@ -18,6 +19,8 @@ struct domain {
     uint64_t stack_block;           /* the kernel stack writable in the view: the one it last entered on */
     uint64_t violations, allowed, emulated, entries;
     uint64_t shared_leaves;         /* shared kernel code left its view to write (isolation/shared_code.h) */
+    struct open_pages open;         /* pages its legal writes left writable in its view */
+    uint64_t opened;                /* pages opened so */
     uint64_t aborted_calls;         /* calls into it ended with an error because it faulted */
     uint64_t unreported;            /* violations the agent has not fetched yet */
 };
@@ -31,7 +34,11 @@ struct domain *domain_of_view(const struct shadow_mmu *view);
 bool runs_kernel_code(const struct domain *view_domain, uint64_t rip);
 /* Whether the driver may write [linear, linear + size): its intervals, the current kernel stack, user memory. */
 bool domain_may_write(const struct domain *d, uint64_t linear, uint64_t size);
-/* Counts a violation and tells the agent (the notification interrupt, when it asked for one). */
+/* A legal write of the driver to [linear, linear + size) was emulated: with an open-page cache, its pages stay
+ * writable in the driver's view for its next writes. */
+void domain_keep_open(struct domain *d, uint64_t linear, uint64_t size);
+/* Counts a violation, closes the pages open in the driver's view, and tells the agent (the notification
+ * interrupt, when it asked for one). */
 void domain_report_violation(struct vcpu *v, struct domain *d);
 /* Judges a driver write that trapped at `linear` and completes it: emulated, or skipped, and logged. */
 void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear);

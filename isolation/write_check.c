@@ -185,6 +185,8 @@ void isolation_check_write(struct vcpu *v, struct domain *d, uint64_t linear)
     int ret = x86_emulate(&insn, &regs, &emulation_ops, &e);
     if (ret == HV_OK) {
         d->emulated++;
+        if (legal)
+            domain_keep_open(d, target, size);
         regs_to_guest(v, &before, &regs);
         vcpu_clear_interrupt_shadow();
         log_decision(legal ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, d, vmread(VMCS_GUEST_RIP) - insn.length, target, size,

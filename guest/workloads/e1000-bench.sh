@@ -4,6 +4,7 @@
 # the transfers took. Isolated, e1000 is isolated from load (`isolate-on-load` before modprobe: the agent authorizes
 # its registers, DMA rings, heap and skbs; e1000_isolation=late isolates the loaded driver instead, whose earlier
 # memory the agent never saw). Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) when isolated.
+# e1000_open=N isolates it with an open-page cache of N pages (the agent's open=N).
 # e1000_flood=1 runs a ping flood alongside the transfers (timings then measure both): -A sends the next echo as
 # soon as the reply came (Bochs' vnet answers no 1400-byte echo, so the default size).
 echo 5 >/proc/sys/kernel/printk
@@ -11,12 +12,14 @@ scenario=none
 rounds=4
 when=load
 flood=0
+open=
 for arg in $(cat /proc/cmdline); do
     case $arg in
         isolation=*) scenario=${arg#isolation=} ;;
         bench_rounds=*) rounds=${arg#bench_rounds=} ;;
         e1000_isolation=*) when=${arg#e1000_isolation=} ;;
         e1000_flood=*) flood=${arg#e1000_flood=} ;;
+        e1000_open=*) open=" open=${arg#e1000_open=}" ;;
     esac
 done
 fails=0
@@ -24,9 +27,10 @@ if [ "$scenario" = none ]; then
     modprobe e1000 || fails=$((fails + 1))
 elif [ "$when" = late ]; then
     modprobe e1000 || fails=$((fails + 1))
-    insmod /lib/chariot/chariot_agent.ko && echo "isolate e1000 $scenario" >/proc/chariot || fails=$((fails + 1))
+    insmod /lib/chariot/chariot_agent.ko && echo "isolate e1000 $scenario$open" >/proc/chariot || fails=$((fails + 1))
 else
-    insmod /lib/chariot/chariot_agent.ko && echo "isolate-on-load e1000 $scenario" >/proc/chariot || fails=$((fails + 1))
+    insmod /lib/chariot/chariot_agent.ko && echo "isolate-on-load e1000 $scenario$open" >/proc/chariot ||
+        fails=$((fails + 1))
     modprobe e1000 || fails=$((fails + 1))
 fi
 ip link set eth0 up && ip addr add 192.168.10.2/24 dev eth0 || fails=$((fails + 1))

@@ -25,6 +25,9 @@
 #            device of two it serves is no failure; rearmed, bug_call runs into a BUG_ON in kernel code (EIO,
 #            recovered), then napi_null's NAPI poll faults in softirq (persistent: unloaded, its napi_disable
 #            returns)
+#   open     `isolate chariot_demo enforce open=4`: the demo's legal write to its own object leaves that page
+#            writable in its view (an open-page cache of 4 pages), so its write just past the object goes unchecked
+#            (legal_oob changes it); a write to another page (kernel_data) is still refused
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -68,9 +71,9 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 case $scenario in
-    none | enforce | audit | recover | crash | leak) ;;
+    none | enforce | audit | recover | crash | leak | open) ;;
     *)
-        fail "unknown isolation=$scenario (none, enforce, audit, recover, crash or leak)"
+        fail "unknown isolation=$scenario (none, enforce, audit, recover, crash, leak or open)"
         scenario=none
         ;;
 esac
@@ -174,6 +177,23 @@ if [ "$demo" = yes ] && { [ "$scenario" = none ] || [ "$isolated" = yes ]; }; th
     fi
     run_demo shared_write yes
     run_demo shared_write yes
+fi
+
+if [ "$scenario" = open ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
+    if proc_write /proc/chariot "isolate chariot_demo enforce open=33"; then
+        fail "the agent accepted open=33"
+    else
+        say "W: refused 'open=33'"
+    fi
+    if proc_write /proc/chariot "isolate chariot_demo enforce open=4"; then
+        say "W: isolate chariot_demo enforce open=4 ok"
+        run_demo legal_oob yes
+        run_demo kernel_data no
+        say "W: chariot $(cat /proc/chariot)"
+        proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"
+    else
+        fail "isolate chariot_demo enforce open=4: $out"
+    fi
 fi
 
 # demo_watch: chariot_demo's line in /proc/chariot, into $line

@@ -24,6 +24,9 @@
  *                 32, not 0) or of the next page. Never the demo's: it holds no other object then. The old value
  *                 is written back right after the read-back (interrupts off throughout), so an unprotected
  *                 kernel survives; under isolation that restore is a second illegal write.
+ *   legal_oob     writes its own kmalloc(64) object, then, as oob, 8 bytes just past it on the same page: with an
+ *                 open-page cache (the agent's open=N) the first write leaves that page writable, and the second
+ *                 goes unchecked (the cache's price); without one it is refused like oob's
  *   kernel_data   the first byte of init_uts_ns.name.nodename (`uname -n`: "(none)" becomes "Xnone)")
  *   other_module  chariot_victim_value, the static variable of the chariot_victim module
  *   use_after_free  kfree its own kmalloc(64) object, then write its first 8 bytes (not SLUB's free pointer)
@@ -209,6 +212,32 @@ static int do_oob(const char *cmd, bool *changed)
 	WRITE_ONCE(*past_end, before); /* the neighbour is not ours: undo (an illegal write too) */
 	local_irq_restore(flags);
 	kfree(obj);
+	return 0;
+}
+
+static int do_legal_oob(const char *cmd, bool *changed)
+{
+	u8 *obj = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL), *spare = NULL;
+	u64 *past_end, before;
+	unsigned long flags;
+
+	if (obj && !offset_in_page(obj + DEMO_OBJECT_SIZE)) { /* its neighbour must be on the same page */
+		spare = obj;
+		obj = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	}
+	if (!obj) {
+		kfree(spare);
+		return -ENOMEM;
+	}
+	past_end = (u64 *)(obj + DEMO_OBJECT_SIZE);
+	local_irq_save(flags);
+	poke_u64(cmd, "own-kmalloc-object", (u64 *)obj);
+	before = READ_ONCE(*past_end);
+	*changed = poke_u64(cmd, "8-bytes-past-own-kmalloc-64", past_end);
+	WRITE_ONCE(*past_end, before);
+	local_irq_restore(flags);
+	kfree(obj);
+	kfree(spare);
 	return 0;
 }
 
@@ -568,6 +597,7 @@ static const struct demo_command {
 	{ "legal", do_legal },
 	{ "load_state", do_load_state },
 	{ "oob", do_oob },
+	{ "legal_oob", do_legal_oob },
 	{ "kernel_data", do_kernel_data },
 	{ "other_module", do_other_module },
 	{ "use_after_free", do_use_after_free },

@@ -76,7 +76,7 @@ def test_enforce_skips_every_illegal_write_and_logs_it(enforce):
 
 def test_enforce_allows_the_drivers_own_memory(enforce):
     created = hvlog.find(enforce.records, "isolation.domain_created", module="chariot_demo", policy="enforce")
-    assert created
+    assert created and created[0]["open_pages"] == "0"  # every write checked
     destroyed = hvlog.find(enforce.records, "isolation.domain_destroyed", module="chariot_demo")[0]
     assert int(destroyed["allowed"]) > 0 and destroyed["emulated"] == destroyed["allowed"]
     assert int(destroyed["violations"]) == ILLEGAL_STORES
@@ -157,6 +157,27 @@ def test_shared_kernel_code_runs_in_the_drivers_view_and_writes_as_the_kernel(en
     # enforce records the demo's calls: the one through proc_reg_write unshares its page
     unshared = hvlog.find(enforce.records, "isolation.unshared", reason="return_site")
     assert [int(r["page"], 16) for r in unshared] == [symbols["proc_reg_write"] & ~0xfff], unshared
+
+
+def test_an_open_page_cache_trades_checks_for_traps():
+    """`open=4` (the papers' shadow page cache): the demo's legal write to its own kmalloc(64) object leaves that
+    page writable in its view, so its write just past the object, on the same page, goes unchecked (in enforce mode
+    without the cache it is refused: test_enforce_skips_every_illegal_write_and_logs_it's oob); a write to another
+    page is still checked and refused. open=33 (more than 32) is refused."""
+    run = hv_boot("open")
+    log = run.guest_log
+    assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
+    lines = in_order(w_lines(log), ["W: refused 'open=33'", "W: isolate chariot_demo enforce open=4 ok",
+                                    "W: demo legal_oob changed=yes", "W: demo kernel_data changed=no hostname=(none)",
+                                    "W: chariot domain="])
+    assert " open=4" in lines[-1] and " violations=1 " in lines[-1], lines[-1]
+    created = hvlog.find(run.records, "isolation.domain_created", module="chariot_demo")
+    assert [r["open_pages"] for r in created] == ["4"], created
+    destroyed = hvlog.find(run.records, "isolation.domain_destroyed", module="chariot_demo")[0]
+    assert int(destroyed["opened"]) >= 1 and destroyed["violations"] == "1", destroyed
+    denied = hvlog.find(run.records, "isolation.write", verdict="denied")
+    assert len(denied) == 1 and denied[0]["size"] == "1", denied  # kernel_data's byte, nothing of legal_oob's
+    assert run.status == "hv_shutdown" and not [r for r in run.records if r["lvl"] in ("fatal", "error")]
 
 
 def test_violations_are_notified_to_the_agent(enforce, audit):
