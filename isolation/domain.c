@@ -155,13 +155,19 @@ void isolation_unshare(uint64_t linear, const char *reason)
              shared_code_pages());
 }
 
-/* The view's write rights on a stack block after d->stack_block changed, changed in place: a driver entered from
- * task and interrupt context alternates between two stacks, and refilling each would cost more exits than the
- * switches themselves. */
+/* The driver view's write right on `page` back to what its policy says, in place (no fill on the next access):
+ * after the stack block moved, or when an open page closes. */
+static void restore_write_right(struct domain *d, uint64_t page)
+{
+    shadow_set_writable(d->view, page, domain_may_write(d, page, PAGE));
+}
+
+/* The view's write rights on a stack block after d->stack_block changed: a driver entered from task and interrupt
+ * context alternates between two stacks, and refilling each would cost more exits than the switches themselves. */
 static void update_stack_rights(struct domain *d, uint64_t block)
 {
     for (uint64_t page = block; page < block + GUEST_THREAD_SIZE; page += PAGE)
-        shadow_set_writable(d->view, page, domain_may_write(d, page, PAGE));
+        restore_write_right(d, page);
 }
 
 /* Entering a driver view: the current kernel stack becomes writable there, and the previous one no longer is. */
@@ -442,7 +448,7 @@ void domain_keep_open(struct domain *d, uint64_t linear, uint64_t size)
     for (uint64_t page = ALIGN_DOWN(linear, PAGE); page < linear + size; page += PAGE) {
         uint64_t closed;
         if (open_pages_note(&d->open, page, &closed))
-            shadow_set_writable(d->view, closed, domain_may_write(d, closed, PAGE));
+            restore_write_right(d, closed);
         shadow_set_writable(d->view, page, true);
         d->opened++;
     }
@@ -453,7 +459,7 @@ static void close_open_pages(struct domain *d)
 {
     uint64_t page;
     while (open_pages_pop(&d->open, &page))
-        shadow_set_writable(d->view, page, domain_may_write(d, page, PAGE));
+        restore_write_right(d, page);
 }
 
 void domain_report_violation(struct vcpu *v, struct domain *d)
