@@ -46,6 +46,11 @@ def pct(part, whole):
     return round(100.0 * part / whole, 2) if whole else None
 
 
+def isolation_rates(classes):
+    """Per plain class: isolated / faults of the class, from its cell of isolated outcomes."""
+    return {c: pct(cell["isolated"], sum(cell.values())) for c, cell in classes.items()}
+
+
 def fmt_pct(value):
     return "-" if value is None else f"{value:.2f}%"
 
@@ -140,10 +145,9 @@ def summarize(lines):
             for o, n in cell.items():
                 totals[c][o] += n
     s["totals"] = totals
-    s["rates"] = {driver: {c: pct(cell["isolated"], sum(cell.values())) for c, cell in classes.items()}
-                  for driver, classes in s["pairs"].items()}
-    s["total_rates"] = {c: pct(cell["isolated"], sum(cell.values())) for c, cell in totals.items()}
-    s["ran_rates"] = {c: pct(cell["isolated"], sum(cell.values())) for c, cell in s["totals_ran"].items()}
+    s["rates"] = {driver: isolation_rates(classes) for driver, classes in s["pairs"].items()}
+    s["total_rates"] = isolation_rates(totals)
+    s["ran_rates"] = isolation_rates(s["totals_ran"])
 
     for line in lines:
         driver, env = line["driver"], line["env"]
