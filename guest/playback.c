@@ -1,7 +1,7 @@
 /* playback SEED BYTES: play BYTES of the seeded pattern (guest/pattern.h: the bytes `pattern SEED BYTES` writes) as
  * interleaved S16_LE stereo at 44100 Hz on the first sound card's first PCM device, /dev/snd/pcmC0D0p (the ES1370's
  * DAC2), through the raw ALSA ioctl ABI: there is no alsa-lib, aplay or OSS emulation in the guest. Prints
- *   frames=F bytes=B rate=44100 channels=2 period=1024 buffer=4096 tsc=T
+ *   frames=F bytes=B rate=44100 channels=2 period=1024 buffer=8192 tsc=T
  * where T is the guest TSC from opening the PCM device to the end of the drain; exits non-zero with a message on
  * stderr on any error.
  *
@@ -107,7 +107,11 @@ _Static_assert(sizeof(struct snd_ctl_elem_value) == 1224, "snd_ctl_elem_value la
 #define CHANNELS 2
 #define FRAME_BYTES (CHANNELS * 2)
 #define PERIOD_FRAMES 1024
-#define BUFFER_FRAMES (4 * PERIOD_FRAMES)
+/* ALSA gives up on a blocked write (EIO) after 1.1 buffer times without a period interrupt, and Bochs' ES1370 raises
+ * its first one 100 ms after the stream starts (its DAC timer's first 0.1 s packet). A 4-period buffer (93 ms: a
+ * 102 ms timeout, 100-110 ms in HZ=100 jiffies) lost that race about once in 15-25 playbacks under the hypervisor,
+ * whose exits slow the wake-up; 8 periods leave a 205 ms timeout. */
+#define BUFFER_FRAMES (8 * PERIOD_FRAMES)
 
 static void say(int fd, const char *msg)
 {
@@ -227,7 +231,7 @@ static void set_hw_params(int pcm)
     interval_only(&p, SNDRV_PCM_HW_PARAM_BUFFER_SIZE, BUFFER_FRAMES);
     err = syscall3(SYS_ioctl, pcm, (long)SNDRV_PCM_IOCTL_HW_REFINE, (long)&p);
     if (err < 0)
-        fail("HW_REFINE (S16_LE stereo 44100 Hz, period 1024, buffer 4096 frames)", err);
+        fail("HW_REFINE (S16_LE stereo 44100 Hz, period 1024, buffer 8192 frames)", err);
     err = syscall3(SYS_ioctl, pcm, (long)SNDRV_PCM_IOCTL_HW_PARAMS, (long)&p);
     if (err < 0)
         fail("HW_PARAMS", err);
