@@ -199,10 +199,15 @@ void resources_forget_domain(struct domain *d); /* state_lock held */
 void resources_release(struct domain *d);
 
 /* agent_failures.c: driver failures the kernel declares (a failed probe), noted in any context. */
+enum failure_type {
+	FAILURE_PROBE,          /* its probe failed */
+	FAILURE_PROBE_DECLINED, /* -ENODEV or -ENXIO: the driver declined the device */
+	FAILURE_PROBE_EMPTY,    /* it took the device and gave the kernel none of the interfaces it gave before */
+};
 struct failure {
 	unsigned long hv_id; /* the domain isolating the driver when it failed */
-	bool declined;       /* -ENODEV or -ENXIO: the driver declined the device */
-	long error;          /* the driver's negative errno */
+	enum failure_type type;
+	long error;          /* the driver's negative errno (0 for an empty probe) */
 	struct device_driver *drv;
 	char device[32];
 };
@@ -211,10 +216,16 @@ bool failures_pending(void);
 bool failures_take(struct failure *f); /* the oldest noted, if any */
 static inline const char *failure_kind(const struct failure *f)
 {
-	return f->declined ? "probe-declined" : "probe";
+	static const char *const kinds[] = {
+		[FAILURE_PROBE] = "probe", [FAILURE_PROBE_DECLINED] = "probe-declined",
+		[FAILURE_PROBE_EMPTY] = "probe-empty",
+	};
+
+	return kinds[f->type];
 }
-/* Whether a failure taken is one (a decline only when its driver is bound to no device); agent_lock held, with the
- * failure's domain still there (so its module and driver are). */
+/* Whether a failure taken is one (a decline only when its driver is bound to no device, an empty probe only when
+ * the device still has no interface); agent_lock held, with the failure's domain still there (so its module and
+ * driver are). */
 bool failure_counts(const struct failure *f);
 
 /* agent_recovery.c */

@@ -7,7 +7,12 @@
  *   probe: any error but -ENODEV, -ENXIO and -EPROBE_DEFER (the driver core's "probe of X failed with error N");
  *   probe-declined: -ENODEV or -ENXIO, the driver core's way for a driver to decline a device, which many drivers
  *     (ne2k-pci) answer to any error: a failure when the driver is bound to no device at all once the probes under
- *     way have ended (sd_mod declines the CD-ROM, probed asynchronously beside the disk it takes, and is left alone).
+ *     way have ended (sd_mod declines the CD-ROM, probed asynchronously beside the disk it takes, and is left alone);
+ *   probe-empty: a probe that succeeded, but the device has no child device (no network interface, sound card,
+ *     SCSI host or disk: what drivers give the kernel hangs under the device they serve) where an earlier successful
+ *     probe of the same device by the same isolated driver left some, and still has none when recovery looks. A
+ *     fault that makes the probe return 0 early (an inverted error check) leaves the device claimed and useless.
+ *     Only a driver seen giving that device an interface is judged so: a driver that never does is left alone.
  * The probe is seen from the kernel's side (a return probe on really_probe, which returns a failed probe's errno as
  * a positive number), so nothing is placed in the driver's code.
  *
@@ -24,14 +29,23 @@
 
 #define FAILURES_PENDING_MAX 8
 #define PROBE_FAILURE_MAXACTIVE 8 /* probes running at once (the driver core probes asynchronously at times) */
+#define INTERFACES_SEEN_MAX 16
 
+/* pending_lock guards the pending failures and the devices seen given interfaces */
 static DEFINE_SPINLOCK(pending_lock);
 static struct failure pending[FAILURES_PENDING_MAX];
 static unsigned int nr_pending, lost;
 
-/* A failure of the domain now isolating `mod`, if any; false when none is isolated (nothing to report). */
-static bool note_failure(const struct module *mod, bool declined, long error, struct device_driver *drv,
-			 const char *device)
+/* Devices an isolated driver's successful probe left with child devices, kept across unloads and releases (the
+ * oldest replaced when full). */
+static struct {
+	char driver[32];
+	char device[32];
+} interfaces_seen[INTERFACES_SEEN_MAX];
+static unsigned int nr_interfaces_seen;
+
+/* The hypervisor's id of the domain now isolating `mod`; 0 when none is. */
+static unsigned long isolating_domain(const struct module *mod)
 {
 	unsigned long flags, hv_id = 0;
 	struct domain *d;
@@ -41,6 +55,15 @@ static bool note_failure(const struct module *mod, bool declined, long error, st
 	if (d)
 		hv_id = d->hv_id;
 	spin_unlock_irqrestore(&state_lock, flags);
+	return hv_id;
+}
+
+/* A failure of the domain now isolating `mod`, if any; false when none is isolated (nothing to report). */
+static bool note_failure(const struct module *mod, enum failure_type type, long error, struct device_driver *drv,
+			 const char *device)
+{
+	unsigned long flags, hv_id = isolating_domain(mod);
+
 	if (!hv_id)
 		return false;
 	spin_lock_irqsave(&pending_lock, flags);
@@ -48,7 +71,7 @@ static bool note_failure(const struct module *mod, bool declined, long error, st
 		struct failure *f = &pending[nr_pending++];
 
 		f->hv_id = hv_id;
-		f->declined = declined;
+		f->type = type;
 		f->error = error;
 		f->drv = drv;
 		strscpy(f->device, device, sizeof(f->device));
@@ -97,31 +120,86 @@ static int really_probe_entry(struct kretprobe_instance *ri, struct pt_regs *reg
 	return 0;
 }
 
-static int really_probe_return(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct probe_call *call = (struct probe_call *)ri->data;
-	long ret = (long)regs_return_value(regs);
-
-	if (ret <= 0 || ret == EPROBE_DEFER || !call->drv->owner)
-		return 0;
-	if (note_failure(call->drv->owner, ret == ENODEV || ret == ENXIO, -ret, call->drv, dev_name(call->dev)))
-		failure_reported();
-	return 0;
-}
-
 static int count_device(struct device *dev, void *count)
 {
 	++*(unsigned int *)count;
 	return 0;
 }
 
+static unsigned int children_of(struct device *dev)
+{
+	unsigned int children = 0;
+
+	device_for_each_child(dev, &children, count_device);
+	return children;
+}
+
+/* pending_lock held */
+static bool interfaces_seen_before(const char *driver, const char *device)
+{
+	unsigned int i;
+
+	for (i = 0; i < min(nr_interfaces_seen, (unsigned int)INTERFACES_SEEN_MAX); i++)
+		if (!strcmp(interfaces_seen[i].driver, driver) && !strcmp(interfaces_seen[i].device, device))
+			return true;
+	return false;
+}
+
+/* A successful probe of an isolated driver: remembered when it gave the device interfaces, an empty probe when it
+ * gave none and did before. */
+static void judge_probe_result(struct device_driver *drv, struct device *dev)
+{
+	bool has_interfaces = children_of(dev) != 0, seen;
+	unsigned long flags;
+
+	if (!isolating_domain(drv->owner))
+		return;
+	spin_lock_irqsave(&pending_lock, flags);
+	seen = interfaces_seen_before(drv->name, dev_name(dev));
+	if (has_interfaces && !seen) {
+		unsigned int slot = nr_interfaces_seen++ % INTERFACES_SEEN_MAX;
+
+		strscpy(interfaces_seen[slot].driver, drv->name, sizeof(interfaces_seen[slot].driver));
+		strscpy(interfaces_seen[slot].device, dev_name(dev), sizeof(interfaces_seen[slot].device));
+	}
+	spin_unlock_irqrestore(&pending_lock, flags);
+	if (!has_interfaces && seen && note_failure(drv->owner, FAILURE_PROBE_EMPTY, 0, drv, dev_name(dev)))
+		failure_reported();
+}
+
+static int really_probe_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct probe_call *call = (struct probe_call *)ri->data;
+	long ret = (long)regs_return_value(regs);
+
+	if (ret < 0 || ret == EPROBE_DEFER || !call->drv->owner)
+		return 0;
+	if (ret == 0)
+		judge_probe_result(call->drv, call->dev);
+	else if (note_failure(call->drv->owner, ret == ENODEV || ret == ENXIO ? FAILURE_PROBE_DECLINED : FAILURE_PROBE,
+			      -ret, call->drv, dev_name(call->dev)))
+		failure_reported();
+	return 0;
+}
+
 bool failure_counts(const struct failure *f)
 {
-	unsigned int bound = 0;
+	unsigned int bound = 0, children;
+	struct device *dev;
 
-	if (!f->declined)
+	switch (f->type) {
+	case FAILURE_PROBE_DECLINED:
+		return !driver_for_each_device(f->drv, NULL, &bound, count_device) && bound == 0;
+	case FAILURE_PROBE_EMPTY:
+		dev = driver_find_device_by_name(f->drv, f->device);
+		if (!dev)
+			return false;
+		children = children_of(dev);
+		put_device(dev);
+		return children == 0;
+	default:
 		return true;
-	return !driver_for_each_device(f->drv, NULL, &bound, count_device) && bound == 0;
+	}
 }
 
 static struct kretprobe failure_krps[] = {

@@ -112,8 +112,9 @@ static void note_failures(void)
 			continue;
 		}
 		if (!failure_counts(&f)) {
-			pr_info("%s declined %s (%ld) and serves other devices: not a failure\n", w->name, f.device,
-				f.error);
+			pr_info("%s %s of %s (%ld) is not a failure: %s\n", w->name, failure_kind(&f), f.device, f.error,
+				f.type == FAILURE_PROBE_EMPTY ? "the device has an interface now, or another driver"
+							      : "the driver serves other devices");
 			continue;
 		}
 		w->failures++;

@@ -456,6 +456,22 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
             expect_watch faults=2 recoveries=1
         fi
     fi
+    # a probe that succeeds without giving the kernel the interface it gave the same device before (the kernel's
+    # own view: no child device): rearmed, the demo's probe gives device 3 its interface; unloaded, rearmed and
+    # loaded again, its probe of device 3 returns early: the agent recovers it
+    if rearm_demo probe_interface; then
+        run_demo probe_interface yes
+        sleep 1 # a failure report would be taken by now
+        demo_watch
+        say "W: chariot $line"
+        expect_watch state=running faults=0 failures=0
+        unload chariot_demo
+        if rearm_demo probe_empty && fault probe_empty recovered; then
+            say "W: chariot $line"
+            expect_watch faults=1 recoveries=1 failures=1
+            unload chariot_demo
+        fi
+    fi
     if proc_write /proc/chariot "release chariot_demo"; then
         say "W: release chariot_demo ok"
     else

@@ -74,12 +74,16 @@
  *                 demo's code until stopped, then faults as null_read does. Unprotected, all stay with their
  *                 structs, ops and code in freed module memory; isolated, the unload releases them.
  * Isolated, the hypervisor aborts the /proc write instead: it fails with EIO and the caller's state is restored.
- * And three whose probe fails, as a driver's does when it finds its device broken (nothing to see but the error):
- * they register (once) a platform driver `chariot_demo_probe`, whose probe binds device 0, declines device 1 with
- * -ENODEV and fails device 2 with -EIO, then add devices of that name (their ids; the exit function removes them):
+ * And five whose probe fails, as a driver's does when it finds its device broken (nothing to see but the error), or
+ * succeeds without giving the kernel its interface: they register (once) a platform driver `chariot_demo_probe`,
+ * whose probe binds device 0, declines device 1 with -ENODEV, fails device 2 with -EIO and binds device 3 giving it
+ * an interface (a child platform device `chariot_demo_iface`, as a NIC driver's net_device hangs under its PCI
+ * device), then add devices of that name (their ids; the exit function removes them):
  *   probe_decline_one  devices 0 and 1: one bound, one declined (a driver serving some of its devices)
  *   probe_fail         device 2: the probe fails
  *   probe_decline      device 1 alone: declined, and the driver serves no device
+ *   probe_interface    device 3, given its interface
+ *   probe_empty        device 3, its probe returning 0 before it gives the interface (an inverted error check)
  * Every command runs holding demo_lock, a mutex the exit function takes too (as a driver's remove takes its
  * device's lock): an aborted call that kept it would make the unload sleep forever.
  */
@@ -132,8 +136,11 @@ static struct pci_driver leak_pci_driver = { .name = "chariot_demo", .id_table =
 #define DEMO_LEAK_PORTS_LEN 8
 static struct device leak_device;
 /* the probe commands' */
-#define DEMO_PROBE_DEVICES 3
+#define DEMO_PROBE_DEVICES 4
+#define DEMO_PROBE_INTERFACE 3 /* the device whose probe gives an interface */
 static struct platform_device *probe_devices[DEMO_PROBE_DEVICES];
+static struct platform_device *probe_interface; /* device 3's child */
+static bool probe_returns_early;
 static bool probe_driver_registered;
 static DEFINE_MUTEX(demo_lock);
 static DEFINE_MUTEX(demo_hold_lock); /* lock_hold's: taken by one command, kept after it; the exit function takes it */
@@ -532,13 +539,28 @@ static int do_unpin(const char *cmd, bool *changed)
 
 static int demo_platform_probe(struct platform_device *pdev)
 {
-	static const int results[DEMO_PROBE_DEVICES] = { 0, -ENODEV, -EIO };
+	static const int results[DEMO_PROBE_DEVICES] = { 0, -ENODEV, -EIO, 0 };
 
-	return pdev->id >= 0 && pdev->id < DEMO_PROBE_DEVICES ? results[pdev->id] : -EINVAL;
+	if (pdev->id < 0 || pdev->id >= DEMO_PROBE_DEVICES)
+		return -EINVAL;
+	if (pdev->id != DEMO_PROBE_INTERFACE || probe_returns_early)
+		return results[pdev->id];
+	probe_interface = platform_device_register_data(&pdev->dev, "chariot_demo_iface", PLATFORM_DEVID_NONE, NULL, 0);
+	return PTR_ERR_OR_ZERO(probe_interface);
+}
+
+static int demo_platform_remove(struct platform_device *pdev)
+{
+	if (pdev->id == DEMO_PROBE_INTERFACE && !IS_ERR_OR_NULL(probe_interface)) {
+		platform_device_unregister(probe_interface);
+		probe_interface = NULL;
+	}
+	return 0;
 }
 
 static struct platform_driver probe_driver = {
 	.probe = demo_platform_probe,
+	.remove = demo_platform_remove,
 	.driver.name = "chariot_demo_probe",
 };
 
@@ -577,6 +599,20 @@ static int do_probe_fail(const char *cmd, bool *changed)
 static int do_probe_decline(const char *cmd, bool *changed)
 {
 	return add_probe_devices(cmd, 1u << 1);
+}
+
+static int do_probe_interface(const char *cmd, bool *changed)
+{
+	int err = add_probe_devices(cmd, 1u << DEMO_PROBE_INTERFACE);
+
+	*changed = !err && !IS_ERR_OR_NULL(probe_interface);
+	return err;
+}
+
+static int do_probe_empty(const char *cmd, bool *changed)
+{
+	probe_returns_early = true;
+	return add_probe_devices(cmd, 1u << DEMO_PROBE_INTERFACE);
 }
 
 static void remove_probe_devices(void)
@@ -620,6 +656,8 @@ static const struct demo_command {
 	{ "probe_decline_one", do_probe_decline_one },
 	{ "probe_fail", do_probe_fail },
 	{ "probe_decline", do_probe_decline },
+	{ "probe_interface", do_probe_interface },
+	{ "probe_empty", do_probe_empty },
 };
 
 static ssize_t demo_write(struct file *file, const char __user *ubuf, size_t len, loff_t *off)
