@@ -86,7 +86,8 @@ def unchanged_code(lines):
 
 
 def failure_reports(line):
-    """The driver failures the agent counted in the entry (a failed probe; older agents did not report them)."""
+    """The driver failures the agent counted in the entry (a failed or empty probe; older agents did not report
+    them)."""
     value = (line["facts"]["agent"] or {}).get("failures", "0")
     return int(value) if value.isdigit() else 0
 
@@ -133,7 +134,7 @@ def summarize(lines):
         1 for (d, seed, env), line in faults.items() if env == "isolated" and line["outcome"] == "captured"
         and 0 < line["facts"]["hv"]["denied"] == line["facts"]["hv"]["denied_at_unload"]
         and (line["facts"]["agent"] or {}).get("state") == "running")
-    # detections by a driver failure the kernel reported (a failed probe), with no write denied and no call aborted
+    # detections by a driver failure the kernel reported (a failed or empty probe), no write denied, no call aborted
     s["detected_by_failure_only"] = sum(
         1 for (d, seed, env), line in faults.items()
         if env == "isolated" and line["outcome"] in ("isolated", "captured") and failure_reports(line) > 0
@@ -243,7 +244,8 @@ def markdown(s, sources):
     out += ["", f"Pairs left out: {sum(s['not_injected'].values())} whose fault was not applied in one of the two "
             f"runs (the injector's state was not `applied`), {s['unpaired']} with one environment only. Isolated "
             f"runs detected only by writes denied while the stack unloaded: {s['detected_at_unload_only']}; only by a "
-            f"driver failure the kernel reported (a probe that failed, no write denied, no call aborted): "
+            f"driver failure the kernel reported (a probe that failed or left its device without an interface, no "
+            f"write denied, no call aborted): "
             f"{s['detected_by_failure_only']}.", "",
             "Outcomes per environment (every fault line):", "", "| driver | env | outcomes |", "|---|---|---|"]
     for driver in sorted(s["outcomes"]):
@@ -277,9 +279,9 @@ def markdown(s, sources):
 
     out += ["", "## False positives", "",
             "Writes the hypervisor denied, driver calls it aborted (a fault or a hang) and driver failures the agent "
-            "counted (a failed probe) in no-fault baseline runs (one at the start of every boot, isolated), and how "
-            "the baselines ended. A driver with false positives is recovered or crashes without any fault, so its "
-            "isolated outcomes above say little about the faults.", "",
+            "counted (a failed or empty probe) in no-fault baseline runs (one at the start of every boot, isolated), "
+            "and how the baselines ended. A driver with false positives is recovered or crashes without any fault, so "
+            "its isolated outcomes above say little about the faults.", "",
             "| driver | isolated baselines | with denied writes | denied writes | of which unloading | aborted calls "
             "| failure reports | baselines plain (pass/fail/crash) | isolated (pass/fail/crash) |",
             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
