@@ -326,6 +326,16 @@ rearm_demo() {
     fi
 }
 
+# runs_without_failure CMD CHANGED: the demo runs CMD (run_demo), and a second later, when a failure report would
+# have been taken, its watch still shows it running with no fault and no failure
+runs_without_failure() {
+    run_demo "$1" "$2"
+    sleep 1
+    demo_watch
+    say "W: chariot $line"
+    expect_watch state=running faults=0 failures=0
+}
+
 # crash_round FIRST SECOND: the demo rearmed; fault FIRST must end in a recovery, SECOND (after that reload) as
 # persistent
 crash_round() {
@@ -429,11 +439,7 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     # two devices it serves (no failure), then its probe fails (recovered), then, reloaded, it declines its only
     # device (persistent)
     if rearm_demo probe_decline_one; then
-        run_demo probe_decline_one no
-        sleep 1 # a failure report would be taken by now
-        demo_watch
-        say "W: chariot $line"
-        expect_watch state=running faults=0 failures=0
+        runs_without_failure probe_decline_one no
         if fault probe_fail recovered; then
             say "W: chariot $line"
             expect_watch faults=1 recoveries=1 failures=1
@@ -460,11 +466,7 @@ if [ "$scenario" = leak ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     # own view: no child device): rearmed, the demo's probe gives device 3 its interface; unloaded, rearmed and
     # loaded again, its probe of device 3 returns early: the agent recovers it
     if rearm_demo probe_interface; then
-        run_demo probe_interface yes
-        sleep 1 # a failure report would be taken by now
-        demo_watch
-        say "W: chariot $line"
-        expect_watch state=running faults=0 failures=0
+        runs_without_failure probe_interface yes
         unload chariot_demo
         if rearm_demo probe_empty && fault probe_empty recovered; then
             say "W: chariot $line"

@@ -371,12 +371,16 @@ def leak():
     return hv_boot("leak")
 
 
+def console(log):
+    """The guest's console lines without the workload's dmesg copy (its I: lines)."""
+    return "\n".join(line for line in log.splitlines() if not line.startswith("I: "))
+
+
 def release_lines(log):
     """The agent's resource releases and summaries (CHARIOT: recovery ... step=resource|resources) as dicts, from
-    the console (the workload's dmesg copy, I: lines, left out)."""
+    the console."""
     return [dict(kv.split("=", 1) for kv in line.split("CHARIOT: ", 1)[1].split() if "=" in kv)
-            for line in log.splitlines()
-            if not line.startswith("I: ") and re.search(r"CHARIOT: recovery .*step=resources? ", line)]
+            for line in console(log).splitlines() if re.search(r"CHARIOT: recovery .*step=resources? ", line)]
 
 
 def test_leaked_resources_are_released_at_the_unload(leak):
@@ -435,6 +439,13 @@ def test_leaked_resources_are_released_at_the_unload(leak):
     assert not [r for r in leak.records if r["lvl"] in ("fatal", "error")]
 
 
+def failure_detections(log):
+    """(failure, error, device, fault) of each recovery of the demo that a driver failure started, from the
+    console."""
+    return re.findall(r"CHARIOT: recovery module=chariot_demo step=detect result=ok domain=\d+ failure=(\S+) "
+                      r"error=(-?\d+) device=(\S+) fault=(\d+)", console(log))
+
+
 def test_failed_probes_are_faults(leak):
     """A probe that fails reports nothing to the hypervisor (no write, no exception): the kernel reports it, and the
     agent takes it as a fault of the isolated driver (agent_failures.c). Rearmed after the leak test, the demo
@@ -452,12 +463,11 @@ def test_failed_probes_are_faults(leak):
     assert re.search(r"DEMO: probe_decline_one device=0 bound=yes", log), log[-3000:]
     assert re.search(r"DEMO: probe_decline_one device=1 bound=no", log), log[-3000:]
     assert re.search(r"chariot_demo_probe: probe of chariot_demo_probe\.2 failed with error -5", log), log[-3000:]
-    console = "\n".join(l for l in log.splitlines() if not l.startswith("I: "))  # not the workload's dmesg copy
-    detects = re.findall(r"CHARIOT: recovery module=chariot_demo step=detect result=ok domain=\d+ failure=(\S+) "
-                         r"error=(-?\d+) device=(\S+) fault=(\d+)", console)
+    detects = failure_detections(log)
     assert detects[:2] == [("probe", "-5", "chariot_demo_probe.2", "1"),
                            ("probe-declined", "-19", "chariot_demo_probe.1", "2")], detects
-    ends = re.findall(r"CHARIOT: recovery module=chariot_demo step=end result=ok recovery=(\w+) faults=(\d+)", console)
+    ends = re.findall(r"CHARIOT: recovery module=chariot_demo step=end result=ok recovery=(\w+) faults=(\d+)",
+                      console(log))
     assert ends[2:4] == [("recovered", "1"), ("persistent", "2")], ends  # after the leak test's two
     summaries = [l for l in release_lines(log) if l["step"] == "resources"]
     assert [(x["result"], x["released"]) for x in summaries[3:5]] == [("clean", "0")] * 2, summaries
@@ -499,9 +509,7 @@ def test_a_probe_that_gives_no_interface_is_a_fault(leak):
                                     "W: release chariot_demo ok"])
     assert " state=running " in lines[1] and " faults=0 " in lines[1] and " failures=0" in lines[1], lines[1]
     assert " state=recovered " in lines[3] and " faults=1 recoveries=1 " in lines[3] and " failures=1" in lines[3]
-    console = "\n".join(l for l in log.splitlines() if not l.startswith("I: "))
-    detects = re.findall(r"CHARIOT: recovery module=chariot_demo step=detect result=ok domain=\d+ failure=(\S+) "
-                         r"error=(-?\d+) device=(\S+) fault=(\d+)", console)
+    detects = failure_detections(log)
     assert detects[-1] == ("probe-empty", "0", "chariot_demo_probe.3", "1"), detects
     assert [d for d in detects if d[0] == "probe-empty"] == [detects[-1]], detects  # not at the first probe
     for bad in ("Oops", "Kernel panic", "BUG:", "WARNING:"):
