@@ -149,11 +149,12 @@ static bool interfaces_seen_before(const char *driver, const char *device)
  * gave none and did before. */
 static void judge_probe_result(struct device_driver *drv, struct device *dev)
 {
-	bool has_interfaces = children_of(dev) != 0, seen;
+	bool has_interfaces, seen;
 	unsigned long flags;
 
 	if (!isolating_domain(drv->owner))
 		return;
+	has_interfaces = children_of(dev) != 0;
 	spin_lock_irqsave(&pending_lock, flags);
 	seen = interfaces_seen_before(drv->name, dev_name(dev));
 	if (has_interfaces && !seen) {
