@@ -21,6 +21,10 @@
  *                 that the module registers; gone at free_netdev
  *   device        device_add called from the module's text (a class device of its own: sd's scsi_disk); gone at
  *                 device_del
+ *   scsi_host     scsi_host_alloc of a host whose template is the module's (usb-storage's, or ata_piix's through
+ *                 libata); gone at its last reference (scsi_host_dev_release). Held at release only while never
+ *                 added (SHOST_CREATED: a probe aborted after allocating it) or still running: a host its driver
+ *                 removed may wait for others' references, which are not the module's to drop
  *   snd_card      snd_card_register of a card the module created; gone at snd_card_free_when_closed (snd_card_free
  *                 and devres pass there)
  * Timers and works are forgotten only with their domain (nobody tells when their memory goes), so whether one is
@@ -54,6 +58,7 @@
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/usb.h>
+#include <scsi/scsi_host.h>
 #include <linux/workqueue.h>
 #include <sound/core.h>
 
@@ -74,6 +79,7 @@ enum resource_kind {
 	RES_NETDEV,
 	RES_SND_CARD,
 	RES_DEVICE,
+	RES_SCSI_HOST,
 	RES_KINDS,
 };
 
@@ -81,7 +87,7 @@ static const char *const kind_names[RES_KINDS] = {
 	[RES_IRQ] = "irq",		 [RES_TIMER] = "timer",		  [RES_DELAYED_WORK] = "delayed_work",
 	[RES_WORK] = "work",		 [RES_PCI_DRIVER] = "pci_driver", [RES_USB_DRIVER] = "usb_driver",
 	[RES_DEVICE_DRIVER] = "device_driver", [RES_NETDEV] = "netdev", [RES_SND_CARD] = "snd_card",
-	[RES_DEVICE] = "device",
+	[RES_DEVICE] = "device",	 [RES_SCSI_HOST] = "scsi_host",
 };
 
 /* One resource a domain holds. `key` is what its release event names: the IRQ number (with the dev_id as object),
@@ -373,6 +379,35 @@ static int driver_unregister_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* scsi_host_alloc(sht, privsize): recorded at its return, which is the host */
+static int scsi_host_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct scsi_host_template *sht = (struct scsi_host_template *)regs->di;
+
+	return start_owned_call(ri, regs, sht->module, RES_SCSI_HOST, NULL, 0);
+}
+
+static int scsi_host_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct resource_call *call = (struct resource_call *)ri->data;
+	unsigned long host = regs_return_value(regs), flags;
+
+	if (!host)
+		return 0;
+	spin_lock_irqsave(&state_lock, flags);
+	if (call->domain->in_use && call->domain->generation == call->generation)
+		record(call->domain, RES_SCSI_HOST, (void *)host, host, 0, false);
+	spin_unlock_irqrestore(&state_lock, flags);
+	return 0;
+}
+
+/* scsi_host_dev_release(dev): the host's last reference is gone */
+static int scsi_host_released_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	forget(RES_SCSI_HOST, (unsigned long)dev_to_shost((struct device *)regs->di), NULL);
+	return 0;
+}
+
 /* free_netdev(dev), snd_card_free_when_closed(card) */
 static int netdev_freed_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -407,6 +442,11 @@ static struct kretprobe acquire_probes[] = {
 	RESOURCE_KRETPROBE("register_netdevice", register_netdevice_entry),
 	RESOURCE_KRETPROBE("snd_card_register", snd_card_register_entry),
 	RESOURCE_KRETPROBE("device_add", device_add_entry),
+	{
+		.kp.symbol_name = "scsi_host_alloc", .entry_handler = scsi_host_alloc_entry,
+		.handler = scsi_host_alloc_return, .data_size = sizeof(struct resource_call),
+		.maxactive = RESOURCE_PROBE_MAXACTIVE,
+	},
 };
 static bool acquire_probe_registered[ARRAY_SIZE(acquire_probes)];
 
@@ -420,6 +460,7 @@ static struct kprobe event_probes[] = {
 	{ .symbol_name = "free_netdev", .pre_handler = netdev_freed_pre },
 	{ .symbol_name = "snd_card_free_when_closed", .pre_handler = snd_card_freed_pre },
 	{ .symbol_name = "device_del", .pre_handler = device_del_pre },
+	{ .symbol_name = "scsi_host_dev_release", .pre_handler = scsi_host_released_pre },
 };
 static bool event_probe_registered[ARRAY_SIZE(event_probes)];
 
@@ -555,6 +596,7 @@ static bool still_held(const struct held_resource *r)
 		u8 reg_state;
 		bool registered;
 		struct kobject kobj;
+		enum scsi_host_state shost_state;
 	} copy;
 	unsigned long flags;
 	bool recorded;
@@ -584,6 +626,10 @@ static bool still_held(const struct held_resource *r)
 	case RES_DEVICE:
 		return !copy_from_kernel_nofault(&copy.kobj, &((struct device *)r->object)->kobj, sizeof(copy.kobj)) &&
 		       copy.kobj.state_in_sysfs && device_class_outlives_module(r->object, r->domain);
+	case RES_SCSI_HOST:
+		return !copy_from_kernel_nofault(&copy.shost_state, &((struct Scsi_Host *)r->object)->shost_state,
+						 sizeof(copy.shost_state)) &&
+		       (copy.shost_state == SHOST_CREATED || copy.shost_state == SHOST_RUNNING);
 	default:
 		return true;
 	}
@@ -621,6 +667,11 @@ static void release_one(const struct held_resource *r)
 		break;
 	case RES_DEVICE:
 		device_unregister(r->object); /* its release, the module's, still exists */
+		break;
+	case RES_SCSI_HOST:
+		if (((struct Scsi_Host *)r->object)->shost_state != SHOST_CREATED)
+			scsi_remove_host(r->object);
+		scsi_host_put(r->object); /* the module's reference, from scsi_host_alloc */
 		break;
 	default:
 		break;
@@ -690,9 +741,10 @@ void resources_release(struct domain *d)
 	total += regions;
 	recovery_log(d->name, "resources", total ? "released" : "clean", " acquired=%u recorded=%u released=%u "
 		     "unrecorded=%u irq=%u timer=%u delayed_work=%u work=%u pci_driver=%u usb_driver=%u device_driver=%u "
-		     "netdev=%u snd_card=%u device=%u kthread=%u region=%u", acquisitions, nr, total, lost,
+		     "netdev=%u snd_card=%u device=%u scsi_host=%u kthread=%u region=%u", acquisitions, nr, total, lost,
 		     released[RES_IRQ], released[RES_TIMER], released[RES_DELAYED_WORK], released[RES_WORK],
 		     released[RES_PCI_DRIVER], released[RES_USB_DRIVER], released[RES_DEVICE_DRIVER],
-		     released[RES_NETDEV], released[RES_SND_CARD], released[RES_DEVICE], kthreads, regions);
+		     released[RES_NETDEV], released[RES_SND_CARD], released[RES_DEVICE], released[RES_SCSI_HOST], kthreads,
+		     regions);
 	kfree(held);
 }

@@ -117,6 +117,36 @@ def test_isolated_runs_isolate_the_faulted_module(lines):
                 assert line["facts"]["hv"]["domains"] or line["facts"]["crash"], line["run"]["dir"]
 
 
+ABORTED_PROBE_DIR = os.path.join(BUILD, "test-runs", "campaign-aborted-probe")
+
+
+@pytest.fixture(scope="module")
+def aborted_probe():
+    """usb-storage's fault 37, isolated: a store through the wrong register in usb_stor_probe1, just after its
+    scsi_host_alloc, is denied and the probe aborted (EIO); recovery unloads and reloads the driver. The line and
+    the guest console of its boot."""
+    shutil.rmtree(ABORTED_PROBE_DIR, ignore_errors=True)
+    results = os.path.join(ABORTED_PROBE_DIR, "results.jsonl")
+    subprocess.run(TOOL + ["--drivers", "usb-storage", "--seeds", "37", "--env", "isolated", "--out", results,
+                           "--jobs", "1"], check=True, timeout=1800)
+    with open(results) as f:
+        line = [json.loads(l) for l in f if json.loads(l)["kind"] == "fault"][0]
+    with open(os.path.join(ABORTED_PROBE_DIR, line["run"]["dir"], "com1.log"), errors="replace") as f:
+        return line, f.read()
+
+
+def test_a_scsi_host_an_aborted_probe_allocated_is_released(aborted_probe):
+    """The aborted probe never reached the code that frees its Scsi_Host: left, its /proc/scsi/usb-storage entry made
+    the reload WARN ("already registered"). The resource ledger records hosts by their template's module and puts
+    the ones never added (or still running) when the module goes."""
+    line, log = aborted_probe
+    assert line["fault"]["symbol"] == "usb_stor_probe1", line["fault"]
+    assert "usb-storage: probe of 1-1:1.0 failed with error -5" in log, log[-3000:]
+    assert re.search(r"CHARIOT: recovery module=usb_storage step=resource result=released kind=scsi_host ", log), log
+    assert "already registered" not in log and "WARNING:" not in log, log[-5000:]
+    assert line["outcome"] == "isolated", line["outcome"]
+
+
 def test_each_driver_works_without_a_fault(lines):
     for driver in DRIVERS:
         plain = [l for l in lines if l["driver"] == driver and l["env"] == "plain" and l["kind"] == "baseline"]
