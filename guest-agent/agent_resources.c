@@ -244,17 +244,23 @@ static int start_resource_call(struct kretprobe_instance *ri, struct domain *d, 
 	return 0;
 }
 
+/* The call's resource, recorded unless the domain the call started in has gone meanwhile. */
+static void record_call(const struct resource_call *call, void *object, unsigned long key)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&state_lock, flags);
+	if (call->domain->in_use && call->domain->generation == call->generation)
+		record(call->domain, call->kind, object, key, call->function, call->managed);
+	spin_unlock_irqrestore(&state_lock, flags);
+}
+
 static int resource_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct resource_call *call = (struct resource_call *)ri->data;
-	unsigned long flags;
 
-	if (regs_return_value(regs))
-		return 0;
-	spin_lock_irqsave(&state_lock, flags);
-	if (call->domain->in_use && call->domain->generation == call->generation)
-		record(call->domain, call->kind, call->object, call->key, call->function, call->managed);
-	spin_unlock_irqrestore(&state_lock, flags);
+	if (!regs_return_value(regs))
+		record_call(call, call->object, call->key);
 	return 0;
 }
 
@@ -389,15 +395,10 @@ static int scsi_host_alloc_entry(struct kretprobe_instance *ri, struct pt_regs *
 
 static int scsi_host_alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct resource_call *call = (struct resource_call *)ri->data;
-	unsigned long host = regs_return_value(regs), flags;
+	unsigned long host = regs_return_value(regs);
 
-	if (!host)
-		return 0;
-	spin_lock_irqsave(&state_lock, flags);
-	if (call->domain->in_use && call->domain->generation == call->generation)
-		record(call->domain, RES_SCSI_HOST, (void *)host, host, 0, false);
-	spin_unlock_irqrestore(&state_lock, flags);
+	if (host)
+		record_call((struct resource_call *)ri->data, (void *)host, host);
 	return 0;
 }
 
