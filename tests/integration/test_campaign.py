@@ -130,7 +130,7 @@ def aborted_probe():
     subprocess.run(TOOL + ["--drivers", "usb-storage", "--seeds", "37", "--env", "isolated", "--out", results,
                            "--jobs", "1"], check=True, timeout=1800)
     with open(results) as f:
-        line = [json.loads(l) for l in f if json.loads(l)["kind"] == "fault"][0]
+        line = next(rec for rec in map(json.loads, f) if rec["kind"] == "fault")
     with open(os.path.join(ABORTED_PROBE_DIR, line["run"]["dir"], "com1.log"), errors="replace") as f:
         return line, f.read()
 
