@@ -113,8 +113,11 @@ net_workload() {
 
 # disk ata|usb: write a seeded pattern to the disk on that bus, drop the caches, read it back from the device
 has_disk() { [ -n "$(disk_of_kind "$1")" ]; }
+# A disk appears in about a second; a USB disk whose commands fail is given up for lost only when the SCSI scan
+# ends, after its INQUIRY's retries (about 7 s): the wait outlasts that scan, so the disk is missing once it ended
+DISK_WAIT=12
 disk_workload() {
-    wait_until 6 has_disk "$1" || { echo "bytes=0 tsc=0 detail=no-disk"; return 1; }
+    wait_until $DISK_WAIT has_disk "$1" || { echo "bytes=0 tsc=0 detail=no-disk"; return 1; }
     dev=$(disk_of_kind "$1")
     pattern "$n" $DISK_BYTES >/tmp/pattern
     want=$(md5sum </tmp/pattern | cut -d' ' -f1)
