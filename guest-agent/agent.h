@@ -4,7 +4,8 @@
  * and their domains, the module notifier; agent_heap.c: the heap probes; agent_recovery.c: the violation
  * notification and the recovery of a faulty module; agent_unwind.c: the locks an aborted driver call held;
  * agent_resources.c: the ledger of the IRQs, timers, works and registrations a driver holds, released when its
- * module goes; agent_failures.c: the driver failures the kernel reports (a failed probe).
+ * module goes; agent_failures.c: the driver failures the kernel reports (a failed probe or open, a device that
+ * stopped interrupting).
  */
 #ifndef CHARIOT_AGENT_H
 #define CHARIOT_AGENT_H
@@ -170,10 +171,11 @@ struct probe_set {
 	bool *kp_registered;
 	size_t nr_kps;
 	size_t required_kps; /* the first kps must exist */
+	bool active;         /* between register and unregister: only then do modules coming live get its probes */
 };
 int probe_set_register(struct probe_set *set);
 void probe_set_unregister(struct probe_set *set);
-void probe_set_module_live(struct probe_set *set);            /* retries those not registered */
+void probe_set_module_live(struct probe_set *set);            /* retries those not registered, if active */
 void probe_set_module_going(struct probe_set *set, struct module *mod); /* drops those in mod */
 
 /* agent_grants.c: kernel objects handed to a driver by its subsystem (DMA pools, USB, SCSI, ATA, sound). */
@@ -198,17 +200,21 @@ void resources_forget_domain(struct domain *d); /* state_lock held */
 /* d's module is going, its exit function ran: releases what it still holds, newest first (agent_lock held). */
 void resources_release(struct domain *d);
 
-/* agent_failures.c: driver failures the kernel declares (a failed probe), noted in any context. */
+/* agent_failures.c: driver failures the kernel declares (a failed probe or open, a device that stopped
+ * interrupting), noted in any context. */
 enum failure_type {
 	FAILURE_PROBE,          /* its probe failed */
 	FAILURE_PROBE_DECLINED, /* -ENODEV or -ENXIO: the driver declined the device */
 	FAILURE_PROBE_EMPTY,    /* it took the device and gave the kernel none of the interfaces it gave before */
+	FAILURE_SCAN_EMPTY,     /* its SCSI host's scan found none of the devices an earlier scan found */
+	FAILURE_OPEN,           /* its network interface failed to open */
+	FAILURE_PCM_TIMEOUT,    /* its sound card's PCM stream stopped moving ("DMA or IRQ trouble") */
 };
 struct failure {
 	unsigned long hv_id; /* the domain isolating the driver when it failed */
 	enum failure_type type;
-	long error;          /* the driver's negative errno (0 for an empty probe) */
-	struct device_driver *drv;
+	long error;          /* the negative errno the kernel saw (0 for an empty probe or scan) */
+	struct device_driver *drv; /* probe failures only */
 	char device[32];
 };
 extern struct probe_set failure_probes;
@@ -218,7 +224,8 @@ static inline const char *failure_kind(const struct failure *f)
 {
 	static const char *const kinds[] = {
 		[FAILURE_PROBE] = "probe", [FAILURE_PROBE_DECLINED] = "probe-declined",
-		[FAILURE_PROBE_EMPTY] = "probe-empty",
+		[FAILURE_PROBE_EMPTY] = "probe-empty", [FAILURE_SCAN_EMPTY] = "scan-empty", [FAILURE_OPEN] = "open",
+		[FAILURE_PCM_TIMEOUT] = "pcm-timeout",
 	};
 
 	return kinds[f->type];

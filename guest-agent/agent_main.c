@@ -331,11 +331,13 @@ static int module_event(struct notifier_block *nb, unsigned long state, void *da
 		module_live(data);
 		probe_set_module_live(&heap_probes);
 		probe_set_module_live(&grant_probes);
+		probe_set_module_live(&failure_probes);
 		return NOTIFY_OK;
 	case MODULE_STATE_GOING:
 		module_going(data);
 		probe_set_module_going(&heap_probes, data);
 		probe_set_module_going(&grant_probes, data);
+		probe_set_module_going(&failure_probes, data);
 		return NOTIFY_OK;
 	default:
 		return NOTIFY_DONE;

@@ -111,6 +111,7 @@ void probe_set_unregister(struct probe_set *set)
 {
 	size_t i;
 
+	set->active = false;
 	for (i = 0; i < set->nr_krps; i++)
 		if (set->krp_registered[i])
 			krp_drop(set, i);
@@ -127,6 +128,7 @@ int probe_set_register(struct probe_set *set)
 
 	if (!sets_registered++)
 		optimization_off();
+	set->active = true;
 
 	for (i = 0; i < set->nr_krps; i++)
 		n += krp_try(set, i);
@@ -148,6 +150,8 @@ void probe_set_module_live(struct probe_set *set)
 {
 	size_t i;
 
+	if (!set->active)
+		return;
 	for (i = 0; i < set->nr_krps; i++)
 		if (!set->krp_registered[i] && krp_try(set, i))
 			pr_info("%s: probing %s\n", set->what, set->krps[i].kp.symbol_name);

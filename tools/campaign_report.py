@@ -134,7 +134,8 @@ def summarize(lines):
         1 for (d, seed, env), line in faults.items() if env == "isolated" and line["outcome"] == "captured"
         and 0 < line["facts"]["hv"]["denied"] == line["facts"]["hv"]["denied_at_unload"]
         and (line["facts"]["agent"] or {}).get("state") == "running")
-    # detections by a driver failure the kernel reported (a failed or empty probe), no write denied, no call aborted
+    # detections by a driver failure the kernel reported (a failed or empty probe or scan, a failed open, a stalled
+    # PCM stream), no write denied, no call aborted
     s["detected_by_failure_only"] = sum(
         1 for (d, seed, env), line in faults.items()
         if env == "isolated" and line["outcome"] in ("isolated", "captured") and failure_reports(line) > 0
@@ -244,7 +245,8 @@ def markdown(s, sources):
     out += ["", f"Pairs left out: {sum(s['not_injected'].values())} whose fault was not applied in one of the two "
             f"runs (the injector's state was not `applied`), {s['unpaired']} with one environment only. Isolated "
             f"runs detected only by writes denied while the stack unloaded: {s['detected_at_unload_only']}; only by a "
-            f"driver failure the kernel reported (a probe that failed or left its device without an interface, no "
+            f"driver failure the kernel reported (a probe that failed or left its device without an interface, a "
+            f"SCSI scan that found none of its disks, an interface that failed to open, a PCM stream that stalled; no "
             f"write denied, no call aborted): "
             f"{s['detected_by_failure_only']}.", "",
             "Outcomes per environment (every fault line):", "", "| driver | env | outcomes |", "|---|---|---|"]
