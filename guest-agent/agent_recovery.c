@@ -13,7 +13,8 @@
  * Recovery, in process context on an ordered workqueue, every step logged as
  *   CHARIOT: recovery module=<m> step=<detect|locks|unload|release|isolate|reload|end> result=<...> ...
  * detect: the watch is marked recovering (its domain stays and keeps skipping illegal writes).
- * locks: the sleeping locks the driver took in earlier calls and still holds are released (agent_unwind.c).
+ * locks: the sleeping locks the driver took in earlier calls and still holds are released (agent_unwind.c); then
+ *   the devices of its own class an aborted probe left (agent_resources.c), each logged as step=resource.
  * unload: refused while the module is in use (refcount, modules using it) or not live; else `/sbin/rmmod <m>` as a
  *   usermode helper runs its own exit function (`rmmod -f` when it has none). The GOING notification releases its
  *   domain (DOMAIN_DESTROY) after the exit function ran, still isolated. A module already gone is skipped: its
@@ -308,8 +309,14 @@ static void recover(struct watch *w)
 		hv_id = w->domain->hv_id;
 	mutex_unlock(&agent_lock);
 
-	if (hv_id) /* locks first: the exit function may take them */
+	if (hv_id) { /* locks first: the exit function may take them */
 		recovery_log(name, "locks", "ok", " domain=%lu released=%u", hv_id, release_domain_locks(name, hv_id));
+		mutex_lock(&agent_lock);
+		d = domain_by_hv_id(hv_id);
+		if (d) /* before the exit function unregisters their class */
+			resources_release_orphans(d);
+		mutex_unlock(&agent_lock);
+	}
 	unloaded = unload(name, reason);
 	if (unloaded < 0) {
 		finish(w, name, WATCH_FAILED, reason);

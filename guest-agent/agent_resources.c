@@ -43,6 +43,12 @@
  * IRQs requested through devres belong to their device, whose unbinding (a driver unregistered) frees them: they
  * wait for a second pass, which also catches what a released item re-armed meanwhile (a work queued by a timer's
  * function before the timer went).
+ *
+ * Orphans (resources_release_orphans, before recovery unloads the module): a device of a class the module defines,
+ * added under a parent the module's driver is not bound to, was added by a probe that never reached its error path
+ * (aborted): no remove will delete it, and after the exit function unregistered its class it cannot be deleted
+ * (device_del needs the class). Left, its class directory under the parent makes the reload's probe of that parent
+ * fail (-EEXIST: sd's scsi_disk). It is unregistered first, while its class exists.
  */
 #define pr_fmt(fmt) "chariot_agent: " fmt
 
@@ -586,8 +592,20 @@ static bool device_class_outlives_module(struct device *dev, const struct domain
 	       ((unsigned long)class < base || (unsigned long)class >= base + d->mod->core_layout.size);
 }
 
-/* Still held: recorded (its release event has not come), and for the items that say so themselves, still the
- * same function and pending, or still registered. Their memory may be gone: read without faulting. */
+/* Its release event has not come. */
+static bool recorded(const struct held_resource *r)
+{
+	unsigned long flags;
+	bool found;
+
+	spin_lock_irqsave(&state_lock, flags);
+	found = find_resource(r->kind, r->key, r->object) != NULL;
+	spin_unlock_irqrestore(&state_lock, flags);
+	return found;
+}
+
+/* Still held: recorded, and for the items that say so themselves, still the same function and pending, or still
+ * registered. Their memory may be gone: read without faulting. */
 static bool still_held(const struct held_resource *r)
 {
 	union {
@@ -599,13 +617,8 @@ static bool still_held(const struct held_resource *r)
 		struct kobject kobj;
 		enum scsi_host_state shost_state;
 	} copy;
-	unsigned long flags;
-	bool recorded;
 
-	spin_lock_irqsave(&state_lock, flags);
-	recorded = find_resource(r->kind, r->key, r->object) != NULL;
-	spin_unlock_irqrestore(&state_lock, flags);
-	if (!recorded)
+	if (!recorded(r))
 		return false;
 	switch (r->kind) {
 	case RES_TIMER:
@@ -700,30 +713,73 @@ static void log_release(const struct domain *d, const struct held_resource *r, u
 		     r->seq, (unsigned long)r->object, irq, function, pass + 1, r->managed ? " managed=devres" : "");
 }
 
+/* A device of the module's own class (see above) whose parent no driver of the module serves. A device recorded
+ * has not been deleted: its memory is there. */
+static bool orphaned_class_device(const struct held_resource *r)
+{
+	struct device *dev = r->object, *parent;
+
+	if (r->kind != RES_DEVICE || !recorded(r) || device_class_outlives_module(dev, r->domain))
+		return false;
+	parent = dev->parent; /* the device holds a reference on it */
+	return !parent || !parent->driver || parent->driver->owner != r->domain->mod;
+}
+
+/* What the ledger holds for d, newest first, copied out (a kmalloc'd array, NULL when it could not be allocated;
+ * state_lock not held). */
+static struct held_resource *held_by(struct domain *d, unsigned int *nr)
+{
+	struct held_resource *held, *r;
+	unsigned long flags;
+
+	*nr = 0;
+	held = kmalloc_array(RESOURCES_MAX, sizeof(*held), GFP_KERNEL);
+	if (!held)
+		return NULL;
+	spin_lock_irqsave(&state_lock, flags);
+	for (r = ledger; r < ledger + RESOURCES_MAX; r++)
+		if (r->in_use && r->domain == d)
+			held[(*nr)++] = *r;
+	spin_unlock_irqrestore(&state_lock, flags);
+	sort(held, *nr, sizeof(*held), newest_first, NULL);
+	return held;
+}
+
+unsigned int resources_release_orphans(struct domain *d)
+{
+	unsigned int nr, i, released = 0;
+	struct held_resource *held = held_by(d, &nr);
+
+	for (i = 0; held && i < nr; i++) {
+		if (!orphaned_class_device(&held[i]))
+			continue;
+		release_one(&held[i]);
+		log_release(d, &held[i], 0);
+		released++;
+	}
+	kfree(held);
+	return released;
+}
+
 /*
  * d's module is going (agent_lock held, state_lock not): its exit function ran, its memory is about to be freed.
  * Releases what it still holds, newest first, and logs a summary (nothing released: result=clean).
  */
 void resources_release(struct domain *d)
 {
-	unsigned int released[RES_KINDS] = { 0 }, nr = 0, total = 0, acquisitions, lost, pass, i, regions, kthreads;
-	struct held_resource *held;
+	unsigned int released[RES_KINDS] = { 0 }, nr, total = 0, acquisitions, lost, pass, i, regions, kthreads;
+	struct held_resource *held = held_by(d, &nr);
 	struct held_resource *r;
 	unsigned long flags;
 
-	held = kmalloc_array(RESOURCES_MAX, sizeof(*held), GFP_KERNEL);
 	if (!held) {
 		recovery_log(d->name, "resources", "failed", " reason=no-memory");
 		return;
 	}
 	spin_lock_irqsave(&state_lock, flags);
-	for (r = ledger; r < ledger + RESOURCES_MAX; r++)
-		if (r->in_use && r->domain == d)
-			held[nr++] = *r;
 	acquisitions = acquired[d - domains];
 	lost = unrecorded[d - domains];
 	spin_unlock_irqrestore(&state_lock, flags);
-	sort(held, nr, sizeof(*held), newest_first, NULL);
 
 	kthreads = stop_kthreads(d); /* they run the module's code with what it holds */
 	total += kthreads;

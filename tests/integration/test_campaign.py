@@ -152,6 +152,20 @@ def test_a_scsi_host_an_aborted_probe_allocated_is_released(aborted_probe):
     assert line["outcome"] == "isolated", line["outcome"]
 
 
+def test_a_class_device_an_aborted_probe_added_is_deleted_before_the_unload():
+    """sd_mod's fault 31, isolated: a store through the wrong register in sd_probe, after its device_add of the
+    scsi_disk class device, is denied and the probe aborted. No remove deletes that device, and sd's exit function
+    unregisters its class: left, its class directory made the reload's probe fail (-EEXIST) and the disk stayed
+    missing. Recovery deletes it before the unload."""
+    line, log = run_fault("sd_mod", 31, os.path.join(BUILD, "test-runs", "campaign-orphan-device"))["isolated"]
+    assert line["fault"]["symbol"] == "sd_probe", line["fault"]
+    assert "sd: probe of 0:0:1:0 failed with error -5" in log, log[-3000:]
+    released = log.index("CHARIOT: recovery module=sd_mod step=resource result=released kind=device ")
+    assert released < log.index("CHARIOT: recovery module=sd_mod step=unload result=ok"), log[-3000:]
+    assert "cannot create duplicate filename" not in log, log[-5000:]
+    assert line["outcome"] == "isolated", line["outcome"]
+
+
 # Faults whose driver fails in a way only the kernel declares: no write denied, no call aborted.
 DECLARED_FAILURES = [
     # snd_audiopci_interrupt's inverted branch stops acknowledging periods: ALSA's write times out with EIO
