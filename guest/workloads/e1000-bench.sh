@@ -1,9 +1,10 @@
 #!/bin/sh
-# e1000 throughput with and without isolation (workload=e1000-bench, isolation=none|audit|enforce): fetches
+# e1000 throughput with and without isolation (workload=e1000-bench, isolation=none|agent|audit|enforce): fetches
 # /bench.bin (put in the run's TFTP directory by tools/bench.py) over TFTP several times and prints the guest TSC
 # the transfers took. Isolated, e1000 is isolated from load (`isolate-on-load` before modprobe: the agent authorizes
 # its registers, DMA rings, heap and skbs; e1000_isolation=late isolates the loaded driver instead, whose earlier
-# memory the agent never saw). Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) when isolated.
+# memory the agent never saw). isolation=agent loads the agent and isolates nothing: the cost of its probes alone.
+# Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) unless isolation=none.
 # e1000_open=N isolates it with an open-page cache of N pages (the agent's open=N).
 # e1000_flood=1 runs a ping flood alongside the transfers (timings then measure both): -A sends the next echo as
 # soon as the reply came (Bochs' vnet answers no 1400-byte echo, so the default size).
@@ -24,6 +25,9 @@ for arg in $(cat /proc/cmdline); do
 done
 fails=0
 if [ "$scenario" = none ]; then
+    modprobe e1000 || fails=$((fails + 1))
+elif [ "$scenario" = agent ]; then
+    insmod /lib/chariot/chariot_agent.ko || fails=$((fails + 1))
     modprobe e1000 || fails=$((fails + 1))
 elif [ "$when" = late ]; then
     modprobe e1000 || fails=$((fails + 1))
