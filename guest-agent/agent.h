@@ -234,8 +234,8 @@ static inline const char *failure_kind(const struct failure *f)
 	return kinds[f->type];
 }
 /* Whether a failure taken is one (a decline only when its driver is bound to no device, an empty probe only when
- * the device still has no interface); agent_lock held, with the failure's domain still there (so its module and
- * driver are). */
+ * the device still has no interface; the other kinds always); agent_lock held, with the failure's domain still
+ * there (so its module and driver are). */
 bool failure_counts(const struct failure *f);
 
 /* agent_recovery.c */
