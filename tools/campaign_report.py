@@ -86,8 +86,8 @@ def unchanged_code(lines):
 
 
 def failure_reports(line):
-    """The driver failures the agent counted in the entry (a failed or empty probe; older agents did not report
-    them)."""
+    """The driver failures the agent counted in the entry (those the kernel declared: a failed or empty probe or
+    scan, a failed open, a stalled PCM stream; older agents did not report them)."""
     value = (line["facts"]["agent"] or {}).get("failures", "0")
     return int(value) if value.isdigit() else 0
 
@@ -281,7 +281,8 @@ def markdown(s, sources):
 
     out += ["", "## False positives", "",
             "Writes the hypervisor denied, driver calls it aborted (a fault or a hang) and driver failures the agent "
-            "counted (a failed or empty probe) in no-fault baseline runs (one at the start of every boot, isolated), "
+            "counted (failures the kernel declared: a failed or empty probe or scan, a failed open, a stalled PCM "
+            "stream) in no-fault baseline runs (one at the start of every boot, isolated), "
             "and how the baselines ended. A driver with false positives is recovered or crashes without any fault, so "
             "its isolated outcomes above say little about the faults.", "",
             "| driver | isolated baselines | with denied writes | denied writes | of which unloading | aborted calls "
