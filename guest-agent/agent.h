@@ -200,8 +200,8 @@ void resources_forget_domain(struct domain *d); /* state_lock held */
 /* d's module is going, its exit function ran: releases what it still holds, newest first (agent_lock held). */
 void resources_release(struct domain *d);
 /* Before recovery unloads d's module (agent_lock held): unregisters the devices of its own class that no remove will
- * delete (their probe was aborted); how many. */
-unsigned int resources_release_orphans(struct domain *d);
+ * delete (their probe was aborted), each logged. */
+void resources_release_orphans(struct domain *d);
 
 /* agent_failures.c: driver failures the kernel declares (a failed probe or open, a device that stopped
  * interrupting), noted in any context. */

@@ -745,9 +745,9 @@ static struct held_resource *held_by(struct domain *d, unsigned int *nr)
 	return held;
 }
 
-unsigned int resources_release_orphans(struct domain *d)
+void resources_release_orphans(struct domain *d)
 {
-	unsigned int nr, i, released = 0;
+	unsigned int nr, i;
 	struct held_resource *held = held_by(d, &nr);
 
 	for (i = 0; held && i < nr; i++) {
@@ -755,10 +755,8 @@ unsigned int resources_release_orphans(struct domain *d)
 			continue;
 		release_one(&held[i]);
 		log_release(d, &held[i], 0);
-		released++;
 	}
 	kfree(held);
-	return released;
 }
 
 /*
