@@ -6,6 +6,7 @@ Benchmarks:
   vmcall   round trip of one hypercall (VM exit, dispatch, VM entry) measured by the test guest: median of N.
   e1000    TFTP throughput through the e1000 driver, not isolated and isolated (enforce), in guest TSC per
            byte, and the VM exits per KiB.
+  ne2k     the same through ne2k-pci (NE2000 PCI: port I/O), not isolated and isolated.
   drivers  the basic workload's device phases with e1000, snd-ens1370, ata_piix, usb-storage and sd_mod isolated from
            load (enforce) against the same image not isolated: guest TSC per phase and their ratio (the network
            phase pings through e1000; the disk phase writes and reads back 256 KiB on the ATA and the USB disk; the
@@ -119,46 +120,70 @@ def bench_linux(build, runs):
 E1000_OPEN_PAGES = 16
 
 
-def bench_e1000(build, size=256 * 1024, rounds=4):
-    """TFTP transfers through e1000: guest TSC and VM exits, without isolation, with the agent loaded but nothing
-    isolated (its probes' cost alone), isolated, and isolated with an open-page cache (the agent's open=N: fewer
-    trapped writes, less precise)."""
+def nic_transfers(build, nic, configurations, size=256 * 1024, rounds=4):
+    """TFTP transfers through `nic` (e1000 or ne2k-pci) in each (name, isolation scenario, extra cmdline)
+    configuration: guest TSC and VM exits of the transfers."""
     kernel = subprocess.run([os.path.join(ROOT, "guest", "build-linux.sh"), "--print-path"], capture_output=True,
                             text=True, check=True).stdout.strip().splitlines()[-1]
     initramfs = os.path.join(build, "guest", "initramfs-isolation.cpio.gz")
+    tag = nic.replace("-pci", "")
     out = {}
-    for name, scenario, extra in (("none", "none", ""), ("agent", "agent", ""), ("enforce", "enforce", ""),
-                                  ("open", "enforce", f" e1000_open={E1000_OPEN_PAGES}")):
-        iso = os.path.join(build, "bench", f"e1000-{name}.iso")
+    for name, scenario, extra in configurations:
+        iso = os.path.join(build, "bench", f"{tag}-{name}.iso")
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", "mkiso.py"), "--out", iso, "--hv",
                         os.path.join(build, "hv.elf"), "--cmdline",
                         f"log=com2 loglevel=error guest=linux -- console=ttyS0,115200 workload=e1000-bench "
-                        f"isolation={scenario} bench_rounds={rounds}{extra}",
+                        f"bench_nic={nic} isolation={scenario} bench_rounds={rounds}{extra}",
                         "--module", os.path.join(kernel, "bzImage") + ":linux", "--module", initramfs + ":initrd"],
                        check=True)
-        run_dir = os.path.join(build, "bench", f"e1000-{name}")
-        os.makedirs(os.path.join(run_dir, "tftp"), exist_ok=True)
-        with open(os.path.join(run_dir, "tftp", "bench.bin"), "wb") as f:
+        run_dir = os.path.join(build, "bench", f"{tag}-{name}")
+        tftp = os.path.join(run_dir, "tftp" if nic == "e1000" else "tftp-ne2k")
+        os.makedirs(tftp, exist_ok=True)
+        with open(os.path.join(tftp, "bench.bin"), "wb") as f:
             f.write(bytes((i * 131 + 7) & 0xff for i in range(size)))
-        r = bochs_run.run_bochs(iso, run_dir, timeout=600, e1000=True)
+        r = bochs_run.run_bochs(iso, run_dir, timeout=600, e1000=nic == "e1000", ne2k=nic == "ne2k-pci")
         m = re.search(r"^T: e1000-bench scenario=\w+ bytes=(\d+) tsc_delta=(\d+)", r.guest_log, re.M)
         if not m or "W: WORKLOAD-END result=PASS" not in r.guest_log:
-            raise SystemExit(f"bench e1000: {name} run failed ({r.status}); logs in {r.run_dir}")
+            raise SystemExit(f"bench {tag}: {name} run failed ({r.status}); logs in {r.run_dir}")
         recs = hvlog.records(r.hv_log, strict=False)
         exits = int(hvlog.find(recs, "hv.summary")[0]["exits"])
         out[name] = {"bytes": int(m.group(1)), "tsc": int(m.group(2)), "exits_whole_run": exits}
+    return out
+
+
+def per_byte(run):
+    return round(run["tsc"] / run["bytes"], 1)
+
+
+def extra_exits_per_kib(run, base):
+    return round((run["exits_whole_run"] - base["exits_whole_run"]) / (run["bytes"] / 1024), 1)
+
+
+def bench_e1000(build):
+    """TFTP transfers through e1000: guest TSC and VM exits, without isolation, with the agent loaded but nothing
+    isolated (its probes' cost alone), isolated, and isolated with an open-page cache (the agent's open=N: fewer
+    trapped writes, less precise)."""
+    out = nic_transfers(build, "e1000", (("none", "none", ""), ("agent", "agent", ""), ("enforce", "enforce", ""),
+                                         ("open", "enforce", f" e1000_open={E1000_OPEN_PAGES}")))
     base, agent, iso_, open_ = out["none"], out["agent"], out["enforce"], out["open"]
-    extra_exits = lambda run: round((run["exits_whole_run"] - base["exits_whole_run"]) / (run["bytes"] / 1024), 1)
     return {"not_isolated": base, "agent_only": agent, "isolated": iso_,
             "isolated_open_pages": dict(open_, pages=E1000_OPEN_PAGES),
             "throughput_ratio": round(base["tsc"] / iso_["tsc"], 3),
             "throughput_ratio_agent_only": round(base["tsc"] / agent["tsc"], 3),
             "throughput_ratio_open_pages": round(base["tsc"] / open_["tsc"], 3),
-            "tsc_per_byte": {"not_isolated": round(base["tsc"] / base["bytes"], 1),
-                             "agent_only": round(agent["tsc"] / agent["bytes"], 1),
-                             "isolated": round(iso_["tsc"] / iso_["bytes"], 1),
-                             "isolated_open_pages": round(open_["tsc"] / open_["bytes"], 1)},
-            "extra_exits_per_kib": extra_exits(iso_), "extra_exits_per_kib_open_pages": extra_exits(open_)}
+            "tsc_per_byte": {"not_isolated": per_byte(base), "agent_only": per_byte(agent),
+                             "isolated": per_byte(iso_), "isolated_open_pages": per_byte(open_)},
+            "extra_exits_per_kib": extra_exits_per_kib(iso_, base),
+            "extra_exits_per_kib_open_pages": extra_exits_per_kib(open_, base)}
+
+
+def bench_ne2k(build):
+    """TFTP transfers through ne2k-pci (port I/O: its receive copies are string INs), not isolated and isolated."""
+    out = nic_transfers(build, "ne2k-pci", (("none", "none", ""), ("enforce", "enforce", "")))
+    base, iso_ = out["none"], out["enforce"]
+    return {"not_isolated": base, "isolated": iso_, "throughput_ratio": round(base["tsc"] / iso_["tsc"], 3),
+            "tsc_per_byte": {"not_isolated": per_byte(base), "isolated": per_byte(iso_)},
+            "extra_exits_per_kib": extra_exits_per_kib(iso_, base)}
 
 
 ISOLATED_DRIVERS = ("e1000", "snd_ens1370", "ata_piix", "usb_storage", "sd_mod")
@@ -208,7 +233,7 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--iterations", type=int, default=5000)
-    p.add_argument("--only", choices=["vmcall", "linux", "e1000", "drivers"], help="run one benchmark")
+    p.add_argument("--only", choices=["vmcall", "linux", "e1000", "ne2k", "drivers"], help="run one benchmark")
     args = p.parse_args()
     os.makedirs(os.path.join(args.build, "bench"), exist_ok=True)
     results = {}
@@ -234,6 +259,11 @@ def main():
               f"{e['extra_exits_per_kib']} extra VM exits per KiB; with open={E1000_OPEN_PAGES}: "
               f"{e['tsc_per_byte']['isolated_open_pages']} TSC/byte, ratio {e['throughput_ratio_open_pages']}, "
               f"{e['extra_exits_per_kib_open_pages']} extra VM exits per KiB")
+    if args.only in (None, "ne2k"):
+        results["ne2k"] = n = bench_ne2k(args.build)
+        print(f"ne2k-pci TFTP: {n['tsc_per_byte']['not_isolated']} guest TSC/byte not isolated, "
+              f"{n['tsc_per_byte']['isolated']} isolated (enforce): throughput ratio {n['throughput_ratio']}, "
+              f"{n['extra_exits_per_kib']} extra VM exits per KiB")
     if args.only in (None, "drivers"):
         results["drivers"] = d = bench_drivers(args.build)
         for phase, v in d["phase_tsc"].items():

@@ -6,6 +6,7 @@
 # memory the agent never saw). isolation=agent loads the agent and isolates nothing: the cost of its probes alone.
 # Needs the isolation initramfs (/lib/chariot/chariot_agent.ko) unless isolation=none.
 # e1000_open=N isolates it with an open-page cache of N pages (the agent's open=N).
+# bench_nic=ne2k-pci measures the NE2000 PCI driver the same way (its module ne2k_pci is the one isolated).
 # e1000_flood=1 runs a ping flood alongside the transfers (timings then measure both): -A sends the next echo as
 # soon as the reply came (Bochs' vnet answers no 1400-byte echo, so the default size).
 echo 5 >/proc/sys/kernel/printk
@@ -14,6 +15,7 @@ rounds=4
 when=load
 flood=0
 open=
+nic=e1000
 for arg in $(cat /proc/cmdline); do
     case $arg in
         isolation=*) scenario=${arg#isolation=} ;;
@@ -21,21 +23,23 @@ for arg in $(cat /proc/cmdline); do
         e1000_isolation=*) when=${arg#e1000_isolation=} ;;
         e1000_flood=*) flood=${arg#e1000_flood=} ;;
         e1000_open=*) open=" open=${arg#e1000_open=}" ;;
+        bench_nic=*) nic=${arg#bench_nic=} ;;
     esac
 done
+module=$(echo "$nic" | tr - _)
 fails=0
 if [ "$scenario" = none ]; then
-    modprobe e1000 || fails=$((fails + 1))
+    modprobe "$nic" || fails=$((fails + 1))
 elif [ "$scenario" = agent ]; then
     insmod /lib/chariot/chariot_agent.ko || fails=$((fails + 1))
-    modprobe e1000 || fails=$((fails + 1))
+    modprobe "$nic" || fails=$((fails + 1))
 elif [ "$when" = late ]; then
-    modprobe e1000 || fails=$((fails + 1))
-    insmod /lib/chariot/chariot_agent.ko && echo "isolate e1000 $scenario$open" >/proc/chariot || fails=$((fails + 1))
+    modprobe "$nic" || fails=$((fails + 1))
+    insmod /lib/chariot/chariot_agent.ko && echo "isolate $module $scenario$open" >/proc/chariot || fails=$((fails + 1))
 else
-    insmod /lib/chariot/chariot_agent.ko && echo "isolate-on-load e1000 $scenario$open" >/proc/chariot ||
+    insmod /lib/chariot/chariot_agent.ko && echo "isolate-on-load $module $scenario$open" >/proc/chariot ||
         fails=$((fails + 1))
-    modprobe e1000 || fails=$((fails + 1))
+    modprobe "$nic" || fails=$((fails + 1))
 fi
 ip link set eth0 up && ip addr add 192.168.10.2/24 dev eth0 || fails=$((fails + 1))
 ping -c 2 192.168.10.1 >/dev/null || fails=$((fails + 1))
