@@ -106,6 +106,17 @@ static inline uint32_t inl(uint16_t port)
     __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
     return v;
 }
+/* `count` reads of `size` bytes (1, 2 or 4) from `port` into buf, as the guest's REP INS makes them. */
+static inline void ins_string(uint16_t port, void *buf, uint32_t size, uint32_t count)
+{
+    uint64_t n = count;
+    if (size == 1)
+        __asm__ volatile("rep insb" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
+    else if (size == 2)
+        __asm__ volatile("rep insw" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
+    else
+        __asm__ volatile("rep insl" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
+}
 
 static inline uint64_t rdmsr(uint32_t msr)
 {
