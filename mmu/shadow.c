@@ -161,25 +161,39 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, unsigned gues
 	return table_at(*pde);
 }
 
-uint64_t shadow_leaf(struct shadow_mmu *s, uint64_t linear)
+/* The leaf entry for `linear`, or NULL where no shadow table covers it. A lookup only, without shadow_pde()'s
+ * creation path: the hypervisor translates through it at every driver write it emulates and every call into or
+ * out of a driver. */
+static uint64_t *leaf_entry(const struct shadow_mmu *s, uint64_t linear)
 {
-	uint64_t *pde = shadow_pde(s, linear, false);
-	return pde && (*pde & PTE_PRESENT) ? table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] : 0;
+	uint64_t *table = s->root;
+	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
+		uint64_t entry = table[shadow_index(linear, level)];
+		if (!(entry & PTE_PRESENT))
+			return NULL;
+		table = table_at(entry);
+	}
+	return &table[shadow_index(linear, PT_LEVEL_PTE)];
+}
+
+uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear)
+{
+	const uint64_t *leaf = leaf_entry(s, linear);
+	return leaf ? *leaf : 0;
 }
 
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear)
 {
-	uint64_t *pde = shadow_pde(s, linear, false);
-	if (pde && (*pde & PTE_PRESENT))
-		table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] = 0;
+	uint64_t *leaf = leaf_entry(s, linear);
+	if (leaf)
+		*leaf = 0;
 }
 
 void shadow_set_writable(struct shadow_mmu *s, uint64_t linear, bool writable)
 {
-	uint64_t *pde = shadow_pde(s, linear, false);
-	if (!pde || !(*pde & PTE_PRESENT))
+	uint64_t *leaf = leaf_entry(s, linear);
+	if (!leaf)
 		return;
-	uint64_t *leaf = &table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)];
 	if (writable && (*leaf & SHADOW_LEAF_WRITE_DENIED))
 		*leaf = (*leaf & ~SHADOW_LEAF_WRITE_DENIED) | PTE_WRITABLE;
 	else if (!writable && (*leaf & PTE_WRITABLE))

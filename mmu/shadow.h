@@ -106,7 +106,7 @@ void shadow_flush(struct shadow_mmu *s);
 /* MOV to CR3: drops every translation except those from global guest pages (exactly what a TLB may keep). */
 void shadow_flush_nonglobal(struct shadow_mmu *s);
 /* The leaf translating the canonical address `linear` (its 4 KiB page), or 0 when none is installed. */
-uint64_t shadow_leaf(struct shadow_mmu *s, uint64_t linear);
+uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear);
 /* The view's policy changed for the 4 KiB page at `linear`: forget its translation only. */
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear);
 /* The view's policy now grants (or refuses) writes to the 4 KiB page at `linear`, nothing else changed: its leaf,
