@@ -163,11 +163,18 @@ static void restore_write_right(struct domain *d, uint64_t page)
 }
 
 /* The view's write rights on a stack block after d->stack_block changed: a driver entered from task and interrupt
- * context alternates between two stacks, and refilling each would cost more exits than the switches themselves. */
+ * context alternates between two stacks, and refilling each would cost more exits than the switches themselves.
+ * The current block is writable whole, another one wherever an interval covers it (rarely: one look decides). */
 static void update_stack_rights(struct domain *d, uint64_t block)
 {
-    for (uint64_t page = block; page < block + GUEST_THREAD_SIZE; page += PAGE)
-        restore_write_right(d, page);
+    bool current = block == d->stack_block;
+    bool page_by_page = !current && ivset_overlaps(&d->intervals, block, GUEST_THREAD_SIZE);
+    for (uint64_t page = block; page < block + GUEST_THREAD_SIZE; page += PAGE) {
+        if (page_by_page)
+            restore_write_right(d, page);
+        else
+            shadow_set_writable(d->view, page, current);
+    }
 }
 
 /* Entering a driver view: the current kernel stack becomes writable there, and the previous one no longer is. */
