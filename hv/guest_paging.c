@@ -252,24 +252,27 @@ static bool mmio_access(uint64_t gpa, void *buf, uint32_t size, bool to_guest)
  * only a view refuses will do: an emulated driver write): far cheaper than walking the guest's tables (the
  * hypervisor reads the guest's stack at every call into and out of a driver), and what a TLB may use. A leaf to
  * the sink page or a device is left to the walk. */
+static bool leaf_grants(uint64_t leaf, unsigned access)
+{
+    return (leaf & PTE_PRESENT) && !(leaf & PTE_USER) &&
+           (!(access & PT_ACCESS_WRITE) || (leaf & (PTE_WRITABLE | SHADOW_LEAF_WRITE_DENIED))) &&
+           (!(access & PT_ACCESS_FETCH) || !(leaf & PTE_NX));
+}
+
 static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
 {
     if (linear < KERNEL_HALF_START || (access & PT_ACCESS_USER))
         return false;
-    struct shadow_mmu *candidates[] = {active_view, &views[0]};
-    for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
-        uint64_t leaf = shadow_leaf(candidates[i], linear);
-        if (!(leaf & PTE_PRESENT) || (leaf & PTE_USER) ||
-            ((access & PT_ACCESS_WRITE) && !(leaf & (PTE_WRITABLE | SHADOW_LEAF_WRITE_DENIED))) ||
-            ((access & PT_ACCESS_FETCH) && (leaf & PTE_NX)))
-            continue;
-        uint64_t page = leaf & SHADOW_ADDR_MASK;
-        if (!guest_ram_contains(page, PAGE_SIZE))
-            return false;
-        *gpa = page | (linear & (PAGE_SIZE - 1));
-        return true;
-    }
-    return false;
+    uint64_t leaf = shadow_leaf(active_view, linear);
+    if (!leaf_grants(leaf, access) && active_view != &views[0])
+        leaf = shadow_leaf(&views[0], linear);
+    if (!leaf_grants(leaf, access))
+        return false;
+    uint64_t page = leaf & SHADOW_ADDR_MASK;
+    if (!guest_ram_contains(page, PAGE_SIZE))
+        return false;
+    *gpa = page | (linear & (PAGE_SIZE - 1));
+    return true;
 }
 
 /* Copies between the guest range and `buf` page by page after translating all of it first, so that a fault
@@ -278,6 +281,15 @@ static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
 static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,
                              bool to_guest, uint32_t *error_code)
 {
+    uint64_t direct;
+    /* Most copies (a stack word, an instruction, an emulated store) stay in one page a view translates. */
+    if ((linear & (PAGE_SIZE - 1)) + size <= PAGE_SIZE && shadow_translate(linear, access, &direct)) {
+        if (to_guest)
+            memcpy((void *)(uintptr_t)direct, buf, size);
+        else
+            memcpy(buf, (const void *)(uintptr_t)direct, size);
+        return HV_OK;
+    }
     enum { MAX_PAGES = 3 };
     uint64_t gpa[MAX_PAGES];
     uint32_t len[MAX_PAGES];
