@@ -16,6 +16,7 @@ Benchmarks:
            own cycles per exit.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -139,12 +140,15 @@ def nic_transfers(build, nic, configurations, size=256 * 1024, rounds=4):
         run_dir = os.path.join(build, "bench", f"{tag}-{name}")
         tftp = os.path.join(run_dir, "tftp" if nic == "e1000" else "tftp-ne2k")
         os.makedirs(tftp, exist_ok=True)
+        data = bytes((i * 131 + 7) & 0xff for i in range(size))
         with open(os.path.join(tftp, "bench.bin"), "wb") as f:
-            f.write(bytes((i * 131 + 7) & 0xff for i in range(size)))
+            f.write(data)
         r = bochs_run.run_bochs(iso, run_dir, timeout=600, e1000=nic == "e1000", ne2k=nic == "ne2k-pci")
         m = re.search(r"^T: e1000-bench scenario=\w+ bytes=(\d+) tsc_delta=(\d+)", r.guest_log, re.M)
         if not m or "W: WORKLOAD-END result=PASS" not in r.guest_log:
             raise SystemExit(f"bench {tag}: {name} run failed ({r.status}); logs in {r.run_dir}")
+        if f"md5={hashlib.md5(data).hexdigest()}" not in r.guest_log:
+            raise SystemExit(f"bench {tag}: {name} fetched other bytes than were served; logs in {r.run_dir}")
         recs = hvlog.records(r.hv_log, strict=False)
         exits = int(hvlog.find(recs, "hv.summary")[0]["exits"])
         out[name] = {"bytes": int(m.group(1)), "tsc": int(m.group(2)), "exits_whole_run": exits}
