@@ -180,11 +180,11 @@ def summarize(lines):
         for env in ("plain", "isolated"):
             runs = [line["facts"]["runs"][0] for line in clean if line["driver"] == driver and line["env"] == env
                     and measured(line)]
-            moving = [r for r in runs if r["bytes"] and r["tsc"]]
+            speeds = [r["bytes"] / 1024 / (r["tsc"] / GUEST_HZ) for r in runs if r["bytes"] and r["tsc"]]
             perf[env] = {
                 "runs": len(runs),
-                "throughput_kib_s": round(median([r["bytes"] / 1024 / (r["tsc"] / GUEST_HZ) for r in moving]), 1)
-                if moving else None,
+                "throughput_kib_s": round(median(speeds), 1) if speeds else None,
+                "throughput_range_kib_s": [round(min(speeds), 1), round(max(speeds), 1)] if speeds else None,
                 "workload_cycles": median([r["cycles"] for r in runs]),
             }
         p, i = perf["plain"], perf["isolated"]
@@ -315,15 +315,20 @@ def markdown(s, sources):
             "while it ran (a denial while unloading afterwards does not count), in guest time (Bochs: 50 M TSC cycles a guest second). "
             "Throughput: the workload's transfer (net: a 256 KiB TFTP fetch; disk: 256 KiB written and read back; "
             "sound: 64 KiB played by /bin/playback, paced by the card). Cycles: the whole workload (net: link up, "
-            "ping, fetch).", "",
+            "ping, fetch). Throughput is shown with its range (slowest-fastest entry): a transfer that runs at one "
+            "of two speeds from entry to entry, in both environments, makes the ratio of the medians compare "
+            "whichever speed each median fell in (ne2k-pci's TFTP fetch, docs/campaign.md): compare such runs speed "
+            "against speed.", "",
             "| driver | runs plain/isolated | throughput plain KiB/s | isolated KiB/s | ratio | cycles plain "
             "| cycles isolated | ratio |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     show = lambda v: "-" if v is None else f"{v:g}"
+    with_range = lambda env: "-" if env["throughput_kib_s"] is None else \
+        f"{env['throughput_kib_s']:g} ({env['throughput_range_kib_s'][0]:g}-{env['throughput_range_kib_s'][1]:g})"
     mega = lambda v: "-" if v is None else f"{v / 1e6:.1f} M"
     for driver in s["drivers"]:
         p = s["performance"][driver]
         out.append(f"| {driver} | {p['plain']['runs']}/{p['isolated']['runs']} | "
-                   f"{show(p['plain']['throughput_kib_s'])} | {show(p['isolated']['throughput_kib_s'])} | "
+                   f"{with_range(p['plain'])} | {with_range(p['isolated'])} | "
                    f"{show(p['throughput_ratio'])} | {mega(p['plain']['workload_cycles'])} | "
                    f"{mega(p['isolated']['workload_cycles'])} | {show(p['cycles_ratio'])} |")
 

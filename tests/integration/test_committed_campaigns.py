@@ -78,3 +78,21 @@ def test_fifty_faults_per_driver_in_each_environment(campaign):
             counts[(line["driver"], line["env"])] = counts.get((line["driver"], line["env"]), 0) + 1
     drivers = {d for d, _ in counts}
     assert len(drivers) >= 4 and all(counts.get((d, e), 0) >= 50 for d in drivers for e in ("plain", "isolated"))
+
+
+def test_throughput_ranges_are_runs_of_the_driver(campaign):
+    """The report's slowest and fastest transfer of a driver and environment are runs in its lines, around the
+    median: a transfer with two speeds shows them there."""
+    _, _, lines = campaign
+    performance = campaign_report.summarize(lines)["performance"]
+    for driver, perf in performance.items():
+        for env in ("plain", "isolated"):
+            p = perf[env]
+            if p["throughput_kib_s"] is None:
+                continue
+            speeds = {round(r["bytes"] / 1024 / (r["tsc"] / campaign_report.GUEST_HZ), 1)
+                      for line in lines if line["driver"] == driver and line["env"] == env
+                      for r in line["facts"]["runs"] if r["bytes"] and r["tsc"]}
+            low, high = p["throughput_range_kib_s"]
+            assert low in speeds and high in speeds, (driver, env)
+            assert low <= p["throughput_kib_s"] <= high, (driver, env)
