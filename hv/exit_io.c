@@ -56,13 +56,11 @@ static void guest_poweroff(const char *via, uint16_t port, uint32_t value)
 static void pass_through(struct io_access *io)
 {
     if (io->in) {
-        uint32_t v;
         switch (io->size) {
-        case 1: { uint8_t b; __asm__ volatile("inb %1, %0" : "=a"(b) : "Nd"(io->port)); v = b; break; }
-        case 2: { uint16_t w; __asm__ volatile("inw %1, %0" : "=a"(w) : "Nd"(io->port)); v = w; break; }
-        default: __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(io->port)); break;
+        case 1: io->value = inb(io->port); break;
+        case 2: io->value = inw(io->port); break;
+        default: io->value = inl(io->port); break;
         }
-        io->value = v;
     } else {
         switch (io->size) {
         case 1: outb(io->port, (uint8_t)io->value); break;
