@@ -247,11 +247,7 @@ static bool mmio_access(uint64_t gpa, void *buf, uint32_t size, bool to_guest)
     }
 }
 
-/* The guest-physical address of kernel-half `linear` as the CPU would translate it now, when the active view or
- * the kernel view holds a leaf granting a supervisor `access` to guest RAM (for a write, one the guest allows and
- * only a view refuses will do: an emulated driver write): far cheaper than walking the guest's tables (the
- * hypervisor reads the guest's stack at every call into and out of a driver), and what a TLB may use. A leaf to
- * the sink page or a device is left to the walk. */
+/* A shadow leaf that lets the supervisor make `access` (a write: one the guest allows, even if a view refuses it). */
 static bool leaf_grants(uint64_t leaf, unsigned access)
 {
     return (leaf & PTE_PRESENT) && !(leaf & PTE_USER) &&
@@ -259,6 +255,11 @@ static bool leaf_grants(uint64_t leaf, unsigned access)
            (!(access & PT_ACCESS_FETCH) || !(leaf & PTE_NX));
 }
 
+/* The guest-physical address of kernel-half `linear` as the CPU would translate it now, when the active view or
+ * the kernel view holds a leaf granting a supervisor `access` to guest RAM (for a write, one the guest allows and
+ * only a view refuses will do: an emulated driver write): far cheaper than walking the guest's tables (the
+ * hypervisor reads the guest's stack at every call into and out of a driver), and what a TLB may use. A leaf to
+ * the sink page or a device is left to the walk. */
 static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
 {
     if (linear < KERNEL_HALF_START || (access & PT_ACCESS_USER))
@@ -275,6 +276,14 @@ static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
     return true;
 }
 
+static void copy_ram(uint64_t gpa, void *buf, uint32_t len, bool to_guest)
+{
+    if (to_guest)
+        memcpy((void *)(uintptr_t)gpa, buf, len);
+    else
+        memcpy(buf, (const void *)(uintptr_t)gpa, len);
+}
+
 /* Copies between the guest range and `buf` page by page after translating all of it first, so that a fault
  * half-way leaves nothing done. Memory that is neither guest RAM nor the hypervisor's is a device: it takes
  * single accesses of 1, 2, 4 or 8 bytes within one page. */
@@ -284,10 +293,7 @@ static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_
     uint64_t direct;
     /* Most copies (a stack word, an instruction, an emulated store) stay in one page a view translates. */
     if ((linear & (PAGE_SIZE - 1)) + size <= PAGE_SIZE && shadow_translate(linear, access, &direct)) {
-        if (to_guest)
-            memcpy((void *)(uintptr_t)direct, buf, size);
-        else
-            memcpy(buf, (const void *)(uintptr_t)direct, size);
+        copy_ram(direct, buf, size, to_guest);
         return HV_OK;
     }
     enum { MAX_PAGES = 3 };
@@ -325,12 +331,8 @@ static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_
         gpa[n] = walk.gpa;
     }
     uint8_t *p = buf;
-    for (unsigned i = 0; i < n; p += len[i], i++) {
-        if (to_guest)
-            memcpy((void *)(uintptr_t)gpa[i], p, len[i]);
-        else
-            memcpy(p, (const void *)(uintptr_t)gpa[i], len[i]);
-    }
+    for (unsigned i = 0; i < n; p += len[i], i++)
+        copy_ram(gpa[i], p, len[i], to_guest);
     return HV_OK;
 }
 
