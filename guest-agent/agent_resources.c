@@ -750,7 +750,11 @@ void resources_release_orphans(struct domain *d)
 	unsigned int nr, i;
 	struct held_resource *held = held_by(d, &nr);
 
-	for (i = 0; held && i < nr; i++) {
+	if (!held) {
+		recovery_log(d->name, "resources", "failed", " reason=no-memory what=orphans");
+		return;
+	}
+	for (i = 0; i < nr; i++) {
 		if (!orphaned_class_device(&held[i]))
 			continue;
 		release_one(&held[i]);
