@@ -162,6 +162,20 @@ static void restore_write_right(struct domain *d, uint64_t page)
     shadow_set_writable(d->view, page, domain_may_write(d, page, PAGE));
 }
 
+/* The view's write rights on [start, start + len) after the driver's intervals changed there, in place: the
+ * driver touches such memory again at once (an skb it was given, a buffer it allocated), and a translation
+ * dropped instead would cost it a fill there. Beyond INVALIDATE_MAX_PAGES, the view starts over. */
+static void update_write_rights(struct domain *d, uint64_t start, uint64_t len)
+{
+    uint64_t first = ALIGN_DOWN(start, PAGE), end = ALIGN_UP(start + len, PAGE);
+    if ((end - first) / PAGE > INVALIDATE_MAX_PAGES) {
+        shadow_flush(d->view);
+        return;
+    }
+    for (uint64_t page = first; page < end; page += PAGE)
+        restore_write_right(d, page);
+}
+
 /* The view's write rights on a stack block after d->stack_block changed: a driver entered from task and interrupt
  * context alternates between two stacks, and refilling each would cost more exits than the switches themselves.
  * The current block is writable whole, another one wherever an interval covers it (rarely: one look decides). */
@@ -429,7 +443,7 @@ static long interval_change(struct hypercall_args *a, bool add)
     if (ret != HV_OK)
         return ret;
     /* Pages wholly covered now may become writable in the view; pages no longer covered must stop being so. */
-    invalidate_range(d->view, start, len);
+    update_write_rights(d, start, len);
     LOG_DEBUG("isolation.interval", "domain=%lu op=%s start=0x%lx len=%lu count=%zu", d->id, add ? "add" : "remove",
               start, len, ivset_count(&d->intervals));
     return HV_OK;
