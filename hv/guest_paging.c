@@ -260,7 +260,7 @@ static bool leaf_grants(uint64_t leaf, unsigned access)
  * only a view refuses will do: an emulated driver write): far cheaper than walking the guest's tables (the
  * hypervisor reads the guest's stack at every call into and out of a driver), and what a TLB may use. A leaf to
  * the sink page or a device is left to the walk. */
-static bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
+static inline bool shadow_translate(uint64_t linear, unsigned access, uint64_t *gpa)
 {
     if (linear < KERNEL_HALF_START || (access & PT_ACCESS_USER))
         return false;
@@ -286,16 +286,10 @@ static void copy_ram(uint64_t gpa, void *buf, uint32_t len, bool to_guest)
 
 /* Copies between the guest range and `buf` page by page after translating all of it first, so that a fault
  * half-way leaves nothing done. Memory that is neither guest RAM nor the hypervisor's is a device: it takes
- * single accesses of 1, 2, 4 or 8 bytes within one page. */
-static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,
-                             bool to_guest, uint32_t *error_code)
+ * single accesses of 1, 2, 4 or 8 bytes within one page. Out of line: its frame would otherwise be every copy's. */
+static __attribute__((noinline)) int copy_pages(struct vcpu *v, uint64_t linear, void *buf, uint32_t size,
+                                                unsigned access, bool to_guest, uint32_t *error_code)
 {
-    uint64_t direct;
-    /* Most copies (a stack word, an instruction, an emulated store) stay in one page a view translates. */
-    if ((linear & (PAGE_SIZE - 1)) + size <= PAGE_SIZE && shadow_translate(linear, access, &direct)) {
-        copy_ram(direct, buf, size, to_guest);
-        return HV_OK;
-    }
     enum { MAX_PAGES = 3 };
     uint64_t gpa[MAX_PAGES];
     uint32_t len[MAX_PAGES];
@@ -334,6 +328,18 @@ static int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_
     for (unsigned i = 0; i < n; p += len[i], i++)
         copy_ram(gpa[i], p, len[i], to_guest);
     return HV_OK;
+}
+
+static inline int guest_linear_copy(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,
+                                    bool to_guest, uint32_t *error_code)
+{
+    uint64_t direct;
+    /* Most copies (a stack word, an instruction, an emulated store) stay in one page a view translates. */
+    if ((linear & (PAGE_SIZE - 1)) + size <= PAGE_SIZE && shadow_translate(linear, access, &direct)) {
+        copy_ram(direct, buf, size, to_guest);
+        return HV_OK;
+    }
+    return copy_pages(v, linear, buf, size, access, to_guest, error_code);
 }
 
 int guest_linear_read(struct vcpu *v, uint64_t linear, void *buf, uint32_t size, unsigned access,

@@ -3,7 +3,6 @@
 #include "hv/errno.h"
 #include "hv/lib.h"
 
-#define SHADOW_ENTRIES 512
 #define SHADOW_PAGE_SIZE 4096ull
 #define LARGE_PAGE_SIZE (2ull << 20)
 /* Intermediate shadow entries grant everything; the leaf carries the guest's combined rights. */
@@ -12,16 +11,6 @@
  * (2 MiB, or 1 GiB for a PDPTE), which INVLPG of any address inside must drop together. */
 #define SHADOW_FROM_LARGE_PAGE (1ull << 9)
 #define PTE_GLOBAL (1ull << 8)
-
-static unsigned shadow_index(uint64_t linear, unsigned level)
-{
-	return (linear >> (12 + 9 * (level - 1))) & (SHADOW_ENTRIES - 1);
-}
-
-static uint64_t *table_at(uint64_t entry)
-{
-	return (uint64_t *)(uintptr_t)(entry & SHADOW_ADDR_MASK);
-}
 
 static void *alloc_table(struct shadow_mmu *s)
 {
@@ -36,7 +25,7 @@ static void free_table(struct shadow_mmu *s, uint64_t *table, unsigned level)
 	if (level > PT_LEVEL_PTE)
 		for (unsigned i = 0; i < SHADOW_ENTRIES; i++)
 			if (table[i] & PTE_PRESENT)
-				free_table(s, table_at(table[i]), level - 1);
+				free_table(s, shadow_table_at(table[i]), level - 1);
 	s->ops.free_page(s->ops.opaque, table);
 	s->stats.pages_in_use--;
 }
@@ -64,7 +53,7 @@ uint64_t shadow_root_pa(const struct shadow_mmu *s)
 
 static void drop_root_entry(struct shadow_mmu *s, unsigned i)
 {
-	free_table(s, table_at(s->root[i]), PT_LEVEL_PDPTE);
+	free_table(s, shadow_table_at(s->root[i]), PT_LEVEL_PDPTE);
 	s->root[i] = 0;
 }
 
@@ -129,7 +118,7 @@ static uint64_t *shadow_pde(struct shadow_mmu *s, uint64_t linear, bool create)
 				return NULL;
 			*entry = (uint64_t)(uintptr_t)next | SHADOW_TABLE_FLAGS;
 		}
-		table = table_at(*entry);
+		table = shadow_table_at(*entry);
 	}
 	return &table[shadow_index(linear, PT_LEVEL_PDE)];
 }
@@ -138,7 +127,7 @@ static uint64_t *shadow_pde(struct shadow_mmu *s, uint64_t linear, bool create)
 static uint64_t *shadow_pdpte(struct shadow_mmu *s, uint64_t linear)
 {
 	uint64_t pml4e = s->root[shadow_index(linear, PT_LEVEL_PML4E)];
-	return &table_at(pml4e)[shadow_index(linear, PT_LEVEL_PDPTE)];
+	return &shadow_table_at(pml4e)[shadow_index(linear, PT_LEVEL_PDPTE)];
 }
 
 /* The shadow page table (level 1) covering `linear`, created if absent; NULL when out of memory. `guest_level` is
@@ -158,40 +147,19 @@ static uint64_t *leaf_table(struct shadow_mmu *s, uint64_t linear, unsigned gues
 		*pde |= SHADOW_FROM_LARGE_PAGE;
 	if (guest_level == PT_LEVEL_PDPTE)
 		*shadow_pdpte(s, linear) |= SHADOW_FROM_LARGE_PAGE;
-	return table_at(*pde);
-}
-
-/* The leaf entry for `linear`, or NULL where no shadow table covers it. A lookup only, without shadow_pde()'s
- * creation path: the hypervisor translates through it at every driver write it emulates and every call into or
- * out of a driver. */
-static uint64_t *leaf_entry(const struct shadow_mmu *s, uint64_t linear)
-{
-	uint64_t *table = s->root;
-	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
-		uint64_t entry = table[shadow_index(linear, level)];
-		if (!(entry & PTE_PRESENT))
-			return NULL;
-		table = table_at(entry);
-	}
-	return &table[shadow_index(linear, PT_LEVEL_PTE)];
-}
-
-uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear)
-{
-	const uint64_t *leaf = leaf_entry(s, linear);
-	return leaf ? *leaf : 0;
+	return shadow_table_at(*pde);
 }
 
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear)
 {
-	uint64_t *leaf = leaf_entry(s, linear);
+	uint64_t *leaf = shadow_leaf_slot(s, linear);
 	if (leaf)
 		*leaf = 0;
 }
 
 void shadow_set_writable(struct shadow_mmu *s, uint64_t linear, bool writable)
 {
-	uint64_t *leaf = leaf_entry(s, linear);
+	uint64_t *leaf = shadow_leaf_slot(s, linear);
 	if (!leaf)
 		return;
 	if (writable && (*leaf & SHADOW_LEAF_WRITE_DENIED))
@@ -208,17 +176,17 @@ void shadow_invalidate(struct shadow_mmu *s, uint64_t linear)
 		return;
 	uint64_t *pdpte = shadow_pdpte(s, linear);
 	if (*pdpte & SHADOW_FROM_LARGE_PAGE) {
-		free_table(s, table_at(*pdpte), PT_LEVEL_PDE);
+		free_table(s, shadow_table_at(*pdpte), PT_LEVEL_PDE);
 		*pdpte = 0;
 		return;
 	}
 	if (!(*pde & PTE_PRESENT))
 		return;
 	if (*pde & SHADOW_FROM_LARGE_PAGE) {
-		free_table(s, table_at(*pde), PT_LEVEL_PTE);
+		free_table(s, shadow_table_at(*pde), PT_LEVEL_PTE);
 		*pde = 0;
 	} else {
-		table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] = 0;
+		shadow_table_at(*pde)[shadow_index(linear, PT_LEVEL_PTE)] = 0;
 	}
 }
 

@@ -21,12 +21,14 @@
 #define MMU_SHADOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mmu/pt_walk.h"
 
 /* The page address in a shadow entry. */
 #define SHADOW_ADDR_MASK 0x000ffffffffff000ull
+#define SHADOW_ENTRIES 512
 /* In a shadow leaf (a bit the CPU ignores): the guest allows writing the page, the view's policy does not. */
 #define SHADOW_LEAF_WRITE_DENIED (1ull << 10)
 
@@ -105,8 +107,37 @@ void shadow_destroy(struct shadow_mmu *s);
 void shadow_flush(struct shadow_mmu *s);
 /* MOV to CR3: drops every translation except those from global guest pages (exactly what a TLB may keep). */
 void shadow_flush_nonglobal(struct shadow_mmu *s);
-/* The leaf translating the canonical address `linear` (its 4 KiB page), or 0 when none is installed. */
-uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear);
+/* The slot of the leaf translating the canonical address `linear` (its 4 KiB page), or NULL where no shadow table
+ * covers it: a lookup only, never creating a table. Inline: the hypervisor translates through it at every driver
+ * write it emulates and every call into or out of a driver, where a call's own cost is a fair part of the walk's. */
+static inline unsigned shadow_index(uint64_t linear, unsigned level)
+{
+	return (linear >> (12 + 9 * (level - 1))) & (SHADOW_ENTRIES - 1);
+}
+
+static inline uint64_t *shadow_table_at(uint64_t entry)
+{
+	return (uint64_t *)(uintptr_t)(entry & SHADOW_ADDR_MASK);
+}
+
+static inline uint64_t *shadow_leaf_slot(const struct shadow_mmu *s, uint64_t linear)
+{
+	uint64_t *table = s->root;
+	for (unsigned level = PT_LEVEL_PML4E; level > PT_LEVEL_PTE; level--) {
+		uint64_t entry = table[shadow_index(linear, level)];
+		if (!(entry & PTE_PRESENT))
+			return NULL;
+		table = shadow_table_at(entry);
+	}
+	return &table[shadow_index(linear, PT_LEVEL_PTE)];
+}
+
+/* The leaf translating the canonical address `linear`, or 0 when none is installed. */
+static inline uint64_t shadow_leaf(const struct shadow_mmu *s, uint64_t linear)
+{
+	const uint64_t *leaf = shadow_leaf_slot(s, linear);
+	return leaf ? *leaf : 0;
+}
 /* The view's policy changed for the 4 KiB page at `linear`: forget its translation only. */
 void shadow_forget_page(struct shadow_mmu *s, uint64_t linear);
 /* The view's policy now grants (or refuses) writes to the 4 KiB page at `linear`, nothing else changed: its leaf,
