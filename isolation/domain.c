@@ -49,12 +49,13 @@ static bool overlaps_any_code(uint64_t start, uint64_t end)
     return false;
 }
 
+static void driver_view_rights(void *opaque, uint64_t page, struct shadow_rights *r);
+
+/* A driver view's policy carries its domain (asked at every switch and trapped write). */
 struct domain *domain_of_view(const struct shadow_mmu *view)
 {
-    for (unsigned i = 0; i < CHARIOT_MAX_DOMAINS; i++)
-        if (domains[i].used && domains[i].view == view)
-            return &domains[i];
-    return NULL;
+    struct domain *d = view->policy.restrict_rights == driver_view_rights ? view->policy.opaque : NULL;
+    return d && d->used && d->view == view ? d : NULL;
 }
 
 struct domain *domain_by_id(uint64_t id)
