@@ -700,8 +700,9 @@ static int newest_first(const void *a, const void *b)
 	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
-/* Where a function is, as the hypervisor's log says it: <module>+0x<offset in its text>. */
-static void log_release(const struct domain *d, const struct held_resource *r, unsigned int pass)
+/* Where a function is, as the hypervisor's log says it: <module>+0x<offset in its text>. `pass`: the unload's pass
+ * (1, 2) or "orphans" (before the unload, see resources_release_orphans). */
+static void log_release(const struct domain *d, const struct held_resource *r, const char *pass)
 {
 	char irq[16] = "", function[CHARIOT_DOMAIN_NAME_MAX + 32] = "";
 
@@ -709,8 +710,8 @@ static void log_release(const struct domain *d, const struct held_resource *r, u
 		snprintf(irq, sizeof(irq), " irq=%lu", r->key);
 	if (r->function)
 		snprintf(function, sizeof(function), " function=%s+0x%lx", d->name, r->function - d->text_start);
-	recovery_log(d->name, "resource", "released", " kind=%s seq=%lu object=0x%lx%s%s pass=%u%s", kind_names[r->kind],
-		     r->seq, (unsigned long)r->object, irq, function, pass + 1, r->managed ? " managed=devres" : "");
+	recovery_log(d->name, "resource", "released", " kind=%s seq=%lu object=0x%lx%s%s pass=%s%s", kind_names[r->kind],
+		     r->seq, (unsigned long)r->object, irq, function, pass, r->managed ? " managed=devres" : "");
 }
 
 /* A device of the module's own class (see above) whose parent no driver of the module serves. A device recorded
@@ -726,8 +727,10 @@ static bool orphaned_class_device(const struct held_resource *r)
 }
 
 /* What the ledger holds for d, newest first, copied out (a kmalloc'd array, NULL when it could not be allocated;
- * state_lock not held). */
-static struct held_resource *held_by(struct domain *d, unsigned int *nr)
+ * state_lock not held), and with it (when asked) its acquisition counters: read together, what the summary counts
+ * is what it lists. */
+static struct held_resource *held_by(struct domain *d, unsigned int *nr, unsigned int *acquisitions,
+				     unsigned int *lost)
 {
 	struct held_resource *held, *r;
 	unsigned long flags;
@@ -740,6 +743,10 @@ static struct held_resource *held_by(struct domain *d, unsigned int *nr)
 	for (r = ledger; r < ledger + RESOURCES_MAX; r++)
 		if (r->in_use && r->domain == d)
 			held[(*nr)++] = *r;
+	if (acquisitions) {
+		*acquisitions = acquired[d - domains];
+		*lost = unrecorded[d - domains];
+	}
 	spin_unlock_irqrestore(&state_lock, flags);
 	sort(held, *nr, sizeof(*held), newest_first, NULL);
 	return held;
@@ -748,7 +755,7 @@ static struct held_resource *held_by(struct domain *d, unsigned int *nr)
 void resources_release_orphans(struct domain *d)
 {
 	unsigned int nr, i;
-	struct held_resource *held = held_by(d, &nr);
+	struct held_resource *held = held_by(d, &nr, NULL, NULL);
 
 	if (!held) {
 		recovery_log(d->name, "resources", "failed", " reason=no-memory what=orphans");
@@ -758,7 +765,7 @@ void resources_release_orphans(struct domain *d)
 		if (!orphaned_class_device(&held[i]))
 			continue;
 		release_one(&held[i]);
-		log_release(d, &held[i], 0);
+		log_release(d, &held[i], "orphans");
 	}
 	kfree(held);
 }
@@ -769,19 +776,15 @@ void resources_release_orphans(struct domain *d)
  */
 void resources_release(struct domain *d)
 {
+	static const char *const pass_names[RELEASE_PASSES] = { "1", "2" };
 	unsigned int released[RES_KINDS] = { 0 }, nr, total = 0, acquisitions, lost, pass, i, regions, kthreads;
-	struct held_resource *held = held_by(d, &nr);
+	struct held_resource *held = held_by(d, &nr, &acquisitions, &lost);
 	struct held_resource *r;
-	unsigned long flags;
 
 	if (!held) {
 		recovery_log(d->name, "resources", "failed", " reason=no-memory");
 		return;
 	}
-	spin_lock_irqsave(&state_lock, flags);
-	acquisitions = acquired[d - domains];
-	lost = unrecorded[d - domains];
-	spin_unlock_irqrestore(&state_lock, flags);
 
 	kthreads = stop_kthreads(d); /* they run the module's code with what it holds */
 	total += kthreads;
@@ -791,7 +794,7 @@ void resources_release(struct domain *d)
 			if ((r->managed && pass == 0) || !still_held(r))
 				continue;
 			release_one(r);
-			log_release(d, r, pass);
+			log_release(d, r, pass_names[pass]);
 			released[r->kind]++;
 			total++;
 		}

@@ -161,6 +161,7 @@ def test_a_class_device_an_aborted_probe_added_is_deleted_before_the_unload():
     assert line["fault"]["symbol"] == "sd_probe", line["fault"]
     assert "sd: probe of 0:0:1:0 failed with error -5" in log, log[-3000:]
     released = log.index("CHARIOT: recovery module=sd_mod step=resource result=released kind=device ")
+    assert re.match(r"[^\r\n]* pass=orphans\r?\n", log[released:]), log[released:released + 300]
     assert released < log.index("CHARIOT: recovery module=sd_mod step=unload result=ok"), log[-3000:]
     assert "cannot create duplicate filename" not in log, log[-5000:]
     assert line["outcome"] == "isolated", line["outcome"]
