@@ -39,10 +39,11 @@
 
 . /lib/workload-lib.sh
 MODDIR=/lib/chariot
-COMMANDS="legal oob kernel_data other_module use_after_free wild stale_page legal"
+COMMANDS="legal oob kernel_data other_module use_after_free use_after_free_page wild stale_page legal"
 # Illegal stores the commands above make: oob 2 (the write and its undo), kernel_data, other_module,
-# use_after_free, wild and stale_page 1 each. The hypervisor must count at least these as violations.
-ILLEGAL_STORES=7
+# use_after_free, use_after_free_page, wild and stale_page 1 each. The hypervisor must count at least these as
+# violations.
+ILLEGAL_STORES=8
 # recover: how many times to poll /proc/chariot, 0.1 s apart, for a recovery to end
 RECOVERY_POLLS=300
 

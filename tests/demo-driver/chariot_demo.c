@@ -30,6 +30,8 @@
  *   kernel_data   the first byte of init_uts_ns.name.nodename (`uname -n`: "(none)" becomes "Xnone)")
  *   other_module  chariot_victim_value, the static variable of the chariot_victim module
  *   use_after_free  kfree its own kmalloc(64) object, then write its first 8 bytes (not SLUB's free pointer)
+ *   use_after_free_page  the same with a kmalloc(PAGE_SIZE) object written first: a page wholly its own, which its
+ *                 view lets it write without a trap until the kfree takes the page back
  *   wild          a stray pointer into a page it never allocated: chariot_victim_page + 0x5a8 (the victim's own
  *                 direct-map page, so an unprotected kernel survives; /proc/chariot_victim shows the damage)
  *   stale_page    chariot_victim's code kstrdup()s a string (the kernel has just written that object's page),
@@ -271,6 +273,21 @@ static int do_use_after_free(const char *cmd, bool *changed)
 	local_irq_save(flags);
 	kfree(obj);
 	*changed = poke_u64(cmd, "freed-own-kmalloc-object", obj);
+	local_irq_restore(flags);
+	return 0;
+}
+
+static int do_use_after_free_page(const char *cmd, bool *changed)
+{
+	u64 *obj = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	unsigned long flags;
+
+	if (!obj)
+		return -ENOMEM;
+	WRITE_ONCE(*obj, DEMO_FLIP_U64); /* its own, so far */
+	local_irq_save(flags);
+	kfree(obj);
+	*changed = poke_u64(cmd, "freed-own-page-object", obj);
 	local_irq_restore(flags);
 	return 0;
 }
@@ -637,6 +654,7 @@ static const struct demo_command {
 	{ "kernel_data", do_kernel_data },
 	{ "other_module", do_other_module },
 	{ "use_after_free", do_use_after_free },
+	{ "use_after_free_page", do_use_after_free_page },
 	{ "wild", do_wild },
 	{ "stale_page", do_stale_page },
 	{ "shared_write", do_shared_write },

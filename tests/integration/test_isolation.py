@@ -13,8 +13,9 @@ from conftest import BUILD, ROOT, boot, hvlog, make_iso
 from conftest import RUNS  # noqa: F401  (run directories live there)
 
 INITRAMFS = os.path.join(BUILD, "guest", "initramfs-isolation.cpio.gz")
-ILLEGAL_COMMANDS = ["oob", "kernel_data", "other_module", "use_after_free", "wild", "stale_page"]
-ILLEGAL_STORES = 7  # oob is two stores: the write and its undo
+ILLEGAL_COMMANDS = ["oob", "kernel_data", "other_module", "use_after_free", "use_after_free_page", "wild",
+                    "stale_page"]
+ILLEGAL_STORES = 8  # oob is two stores: the write and its undo
 
 
 def bzimage():
