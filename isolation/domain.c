@@ -165,7 +165,8 @@ static void restore_write_right(struct domain *d, uint64_t page)
 
 /* The view's write rights on [start, start + len) after the driver's intervals changed there, in place: the
  * driver touches such memory again at once (an skb it was given, a buffer it allocated), and a translation
- * dropped instead would cost it a fill there. Beyond INVALIDATE_MAX_PAGES, the view starts over. */
+ * dropped instead would cost it a fill there. Open pages stay open (isolation/open_pages.h). Beyond
+ * INVALIDATE_MAX_PAGES, the view starts over. */
 static void update_write_rights(struct domain *d, uint64_t start, uint64_t len)
 {
     uint64_t first = ALIGN_DOWN(start, PAGE), end = ALIGN_UP(start + len, PAGE);
@@ -174,7 +175,8 @@ static void update_write_rights(struct domain *d, uint64_t start, uint64_t len)
         return;
     }
     for (uint64_t page = first; page < end; page += PAGE)
-        restore_write_right(d, page);
+        if (!open_pages_contains(&d->open, page))
+            restore_write_right(d, page);
 }
 
 /* The view's write rights on a stack block after d->stack_block changed: a driver entered from task and interrupt

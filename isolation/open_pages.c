@@ -23,6 +23,14 @@ bool open_pages_note(struct open_pages *o, uint64_t page, uint64_t *closed)
     return full;
 }
 
+bool open_pages_contains(const struct open_pages *o, uint64_t page)
+{
+    for (unsigned i = 0; i < o->count; i++)
+        if (o->page[i] == page)
+            return true;
+    return false;
+}
+
 bool open_pages_pop(struct open_pages *o, uint64_t *page)
 {
     if (!o->count)

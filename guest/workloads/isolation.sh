@@ -27,7 +27,8 @@
 #            returns)
 #   open     `isolate chariot_demo enforce open=4`: the demo's legal write to its own object leaves that page
 #            writable in its view (an open-page cache of 4 pages), so its write just past the object goes unchecked
-#            (legal_oob changes it); a write to another page (kernel_data) is still refused
+#            (legal_oob changes it), and so does one to such an object after its free (legal_use_after_free); a
+#            write to another page (kernel_data) is still refused
 # Without the hypervisor the agent refuses to load: only `none` can pass on bare Bochs.
 #
 # Output: `W: demo <cmd> changed=yes|no ...` a command (what user space sees afterwards: the hostname, which the
@@ -189,6 +190,7 @@ if [ "$scenario" = open ] && [ "$agent" = yes ] && [ "$demo" = yes ]; then
     if proc_write /proc/chariot "isolate chariot_demo enforce open=4"; then
         say "W: isolate chariot_demo enforce open=4 ok"
         run_demo legal_oob yes
+        run_demo legal_use_after_free yes
         run_demo kernel_data no
         say "W: chariot $(cat /proc/chariot)"
         proc_write /proc/chariot "release chariot_demo" || fail "release chariot_demo: $out"

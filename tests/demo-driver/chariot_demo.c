@@ -27,6 +27,9 @@
  *   legal_oob     writes its own kmalloc(64) object, then, as oob, 8 bytes just past it on the same page: with an
  *                 open-page cache (the agent's open=N) the first write leaves that page writable, and the second
  *                 goes unchecked (the cache's price); without one it is refused like oob's
+ *   legal_use_after_free  writes its own kmalloc(64) object, frees it and writes it again: with an open-page cache
+ *                 the first write left the page writable, and the free does not close it (the second write goes
+ *                 unchecked: the cache's price again); without one it is refused like use_after_free's
  *   kernel_data   the first byte of init_uts_ns.name.nodename (`uname -n`: "(none)" becomes "Xnone)")
  *   other_module  chariot_victim_value, the static variable of the chariot_victim module
  *   use_after_free  kfree its own kmalloc(64) object, then write its first 8 bytes (not SLUB's free pointer)
@@ -247,6 +250,21 @@ static int do_legal_oob(const char *cmd, bool *changed)
 	local_irq_restore(flags);
 	kfree(obj);
 	kfree(spare);
+	return 0;
+}
+
+static int do_legal_use_after_free(const char *cmd, bool *changed)
+{
+	u64 *obj = kmalloc(DEMO_OBJECT_SIZE, GFP_KERNEL);
+	unsigned long flags;
+
+	if (!obj)
+		return -ENOMEM;
+	poke_u64(cmd, "own-kmalloc-object", obj);
+	local_irq_save(flags);
+	kfree(obj);
+	*changed = poke_u64(cmd, "freed-own-kmalloc-object", obj);
+	local_irq_restore(flags);
 	return 0;
 }
 
@@ -651,6 +669,7 @@ static const struct demo_command {
 	{ "load_state", do_load_state },
 	{ "oob", do_oob },
 	{ "legal_oob", do_legal_oob },
+	{ "legal_use_after_free", do_legal_use_after_free },
 	{ "kernel_data", do_kernel_data },
 	{ "other_module", do_other_module },
 	{ "use_after_free", do_use_after_free },

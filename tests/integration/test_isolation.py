@@ -163,13 +163,15 @@ def test_shared_kernel_code_runs_in_the_drivers_view_and_writes_as_the_kernel(en
 def test_an_open_page_cache_trades_checks_for_traps():
     """`open=4` (the papers' shadow page cache): the demo's legal write to its own kmalloc(64) object leaves that
     page writable in its view, so its write just past the object, on the same page, goes unchecked (in enforce mode
-    without the cache it is refused: test_enforce_skips_every_illegal_write_and_logs_it's oob); a write to another
-    page is still checked and refused. open=33 (more than 32) is refused."""
+    without the cache it is refused: test_enforce_skips_every_illegal_write_and_logs_it's oob), and so does a write
+    to such an object after its free (the free's interval change leaves the page open); a write to another page is
+    still checked and refused. open=33 (more than 32) is refused."""
     run = hv_boot("open")
     log = run.guest_log
     assert "W: WORKLOAD-END result=PASS" in log, log[-3000:]
     lines = in_order(w_lines(log), ["W: refused 'open=33'", "W: isolate chariot_demo enforce open=4 ok",
-                                    "W: demo legal_oob changed=yes", "W: demo kernel_data changed=no hostname=(none)",
+                                    "W: demo legal_oob changed=yes", "W: demo legal_use_after_free changed=yes",
+                                    "W: demo kernel_data changed=no hostname=(none)",
                                     "W: chariot domain="])
     assert " open=4" in lines[-1] and " violations=1 " in lines[-1], lines[-1]
     created = hvlog.find(run.records, "isolation.domain_created", module="chariot_demo")

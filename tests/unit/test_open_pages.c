@@ -29,11 +29,14 @@ static void test_the_least_recently_written_is_closed_first(void **state)
     assert_false(open_pages_note(&o, P(1), &closed));
     assert_false(open_pages_note(&o, P(2), &closed));
     assert_false(open_pages_note(&o, P(3), &closed));
+    assert_true(open_pages_contains(&o, P(1)) && open_pages_contains(&o, P(3)));
+    assert_false(open_pages_contains(&o, P(4)));
     /* P(1) written again: P(2) is now the least recent */
     assert_false(open_pages_note(&o, P(1), &closed));
     assert_int_equal(o.count, 3);
     assert_true(open_pages_note(&o, P(4), &closed));
     assert_int_equal(closed, P(2));
+    assert_false(open_pages_contains(&o, P(2)));
     assert_true(open_pages_note(&o, P(5), &closed));
     assert_int_equal(closed, P(3));
     assert_int_equal(o.count, 3);
@@ -43,6 +46,7 @@ static void test_the_least_recently_written_is_closed_first(void **state)
     while (open_pages_pop(&o, &page))
         left[n++] = page;
     assert_int_equal(n, 3);
+    assert_false(open_pages_contains(&o, P(5)));
     assert_int_equal(left[0], P(5));
     assert_int_equal(left[1], P(4));
     assert_int_equal(left[2], P(1));
