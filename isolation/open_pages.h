@@ -4,8 +4,8 @@
  * each trapped write costs an exit and an emulation. With a cache of N pages, a page the driver wrote legally stays
  * writable in its view until N other pages came after it, or until a violation closes them all; meanwhile a write
  * anywhere on that page, legal or not, goes unchecked (an object on it freed, its interval gone, included: the
- * driver's skbs come and go on the pages it keeps writing). A trade of precision for speed, off unless asked for. This is
- * the bookkeeping, least recently written first. Pure.
+ * driver's skbs come and go on the pages it keeps writing). A trade of precision for speed, off unless asked for.
+ * This is the bookkeeping, least recently written first. Pure.
  */
 #ifndef ISOLATION_OPEN_PAGES_H
 #define ISOLATION_OPEN_PAGES_H
