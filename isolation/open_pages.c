@@ -2,16 +2,24 @@
 
 #include "hv/lib.h"
 
+/* Where `page` is in the list; o->count when it is not open. */
+static unsigned position(const struct open_pages *o, uint64_t page)
+{
+    unsigned i = 0;
+    while (i < o->count && o->page[i] != page)
+        i++;
+    return i;
+}
+
 bool open_pages_note(struct open_pages *o, uint64_t page, uint64_t *closed)
 {
     if (!o->limit)
         return false;
-    for (unsigned i = 0; i < o->count; i++) {
-        if (o->page[i] == page) { /* again: the most recent now */
-            memmove(&o->page[i], &o->page[i + 1], (o->count - i - 1) * sizeof(o->page[0]));
-            o->page[o->count - 1] = page;
-            return false;
-        }
+    unsigned i = position(o, page);
+    if (i < o->count) { /* again: the most recent now */
+        memmove(&o->page[i], &o->page[i + 1], (o->count - i - 1) * sizeof(o->page[0]));
+        o->page[o->count - 1] = page;
+        return false;
     }
     bool full = o->count == o->limit;
     if (full) {
@@ -25,10 +33,7 @@ bool open_pages_note(struct open_pages *o, uint64_t page, uint64_t *closed)
 
 bool open_pages_contains(const struct open_pages *o, uint64_t page)
 {
-    for (unsigned i = 0; i < o->count; i++)
-        if (o->page[i] == page)
-            return true;
-    return false;
+    return position(o, page) < o->count;
 }
 
 bool open_pages_pop(struct open_pages *o, uint64_t *page)
