@@ -119,15 +119,25 @@ static bool driver_view_uniform(void *opaque, uint64_t start, uint64_t len)
     return !ivset_overlaps(&d->intervals, start, len);
 }
 
+/* The pages [*first, *end) of [start, start + len) for a change page by page; beyond INVALIDATE_MAX_PAGES the
+ * view starts over instead (false: nothing left to do). */
+static bool page_by_page_or_flush(struct shadow_mmu *view, uint64_t start, uint64_t len, uint64_t *first,
+                                  uint64_t *end)
+{
+    *first = ALIGN_DOWN(start, PAGE);
+    *end = ALIGN_UP(start + len, PAGE);
+    if ((*end - *first) / PAGE <= INVALIDATE_MAX_PAGES)
+        return true;
+    shadow_flush(view);
+    return false;
+}
+
 static void invalidate_range(struct shadow_mmu *view, uint64_t start, uint64_t len)
 {
-    uint64_t first = ALIGN_DOWN(start, PAGE), end = ALIGN_UP(start + len, PAGE);
-    if ((end - first) / PAGE > INVALIDATE_MAX_PAGES) {
-        shadow_flush(view);
-        return;
-    }
-    for (uint64_t page = first; page < end; page += PAGE)
-        shadow_forget_page(view, page);
+    uint64_t first, end;
+    if (page_by_page_or_flush(view, start, len, &first, &end))
+        for (uint64_t page = first; page < end; page += PAGE)
+            shadow_forget_page(view, page);
 }
 
 static void invalidate_in_driver_views(uint64_t start, uint64_t len)
@@ -165,18 +175,14 @@ static void restore_write_right(struct domain *d, uint64_t page)
 
 /* The view's write rights on [start, start + len) after the driver's intervals changed there, in place: the
  * driver touches such memory again at once (an skb it was given, a buffer it allocated), and a translation
- * dropped instead would cost it a fill there. Open pages stay open (isolation/open_pages.h). Beyond
- * INVALIDATE_MAX_PAGES, the view starts over. */
+ * dropped instead would cost it a fill there. Open pages stay open (isolation/open_pages.h). */
 static void update_write_rights(struct domain *d, uint64_t start, uint64_t len)
 {
-    uint64_t first = ALIGN_DOWN(start, PAGE), end = ALIGN_UP(start + len, PAGE);
-    if ((end - first) / PAGE > INVALIDATE_MAX_PAGES) {
-        shadow_flush(d->view);
-        return;
-    }
-    for (uint64_t page = first; page < end; page += PAGE)
-        if (!open_pages_contains(&d->open, page))
-            restore_write_right(d, page);
+    uint64_t first, end;
+    if (page_by_page_or_flush(d->view, start, len, &first, &end))
+        for (uint64_t page = first; page < end; page += PAGE)
+            if (!open_pages_contains(&d->open, page))
+                restore_write_right(d, page);
 }
 
 /* The view's write rights on a stack block after d->stack_block changed: a driver entered from task and interrupt
